@@ -1,0 +1,66 @@
+"""Typed errors raised by firestore-verify.
+
+Every error derives from :class:`FirestoreVerifyError`, so callers can catch the
+whole family at once, and every message says what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConfigurationError",
+    "ConflictError",
+    "FirestoreVerifyError",
+    "InvalidInputError",
+    "LoggerClosedError",
+    "NotFoundError",
+]
+
+
+class FirestoreVerifyError(Exception):
+    """Base class of every error raised by firestore-verify."""
+
+
+class ConfigurationError(FirestoreVerifyError):
+    """Missing or contradictory configuration: the message says what to set."""
+
+
+class InvalidInputError(FirestoreVerifyError, ValueError):
+    """Input that can never be stored: wrong id signs, empty titles, unknown fields..."""
+
+    def __init__(self, message: str, *, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        #: One line per problem found, as ``field: reason``.
+        self.errors: list[str] = errors or []
+
+
+class NotFoundError(FirestoreVerifyError, LookupError):
+    """The document asked for does not exist."""
+
+    def __init__(self, resource: str, key: object) -> None:
+        super().__init__(
+            f"{resource} {key!r} does not exist; create it first or check the id "
+            "(Telegram group and channel ids are negative, e.g. -1001234567890)."
+        )
+        self.resource = resource
+        self.key = key
+
+
+class AlreadyExistsError(FirestoreVerifyError):
+    """A create met an existing document: use update (or an upsert) instead."""
+
+    def __init__(self, resource: str, key: object) -> None:
+        super().__init__(
+            f"{resource} {key!r} already exists; call update() to change it "
+            "or delete() it first."
+        )
+        self.resource = resource
+        self.key = key
+
+
+class ConflictError(FirestoreVerifyError):
+    """A concurrent change won: re-read and retry, or give up on the change."""
+
+
+class LoggerClosedError(FirestoreVerifyError):
+    """``record()`` was called on a verification logger that is closed."""

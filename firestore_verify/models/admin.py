@@ -1,0 +1,78 @@
+"""Dashboard-side collections: ``admin_users``, ``admin_audit_log``, ``admin_config``."""
+
+from __future__ import annotations
+
+import uuid
+from enum import Enum
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from firestore_verify.models._base import Document, OptionalText, Text, UserId, UtcDateTime
+
+__all__ = ["AdminUser", "AuditEntry", "ConfigEntry", "Role"]
+
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Role(str, Enum):
+    """What an admin may do on the dashboard."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+class AdminUser(Document):
+    """A dashboard user, keyed by Firebase Auth uid."""
+
+    collection: ClassVar[str] = "admin_users"
+    id_field: ClassVar[str] = "uid"
+    server_timestamps: ClassVar[tuple[str, ...]] = ("created_at",)
+
+    uid: Key
+    email: Email
+    full_name: OptionalText = None
+    role: Role = Role.VIEWER
+    is_active: bool = True
+    telegram_id: UserId | None = None
+    last_login: UtcDateTime | None = None
+    created_at: UtcDateTime | None = None
+
+
+def _new_audit_id() -> str:
+    return uuid.uuid4().hex
+
+
+class AuditEntry(Document):
+    """One admin action, for the audit trail."""
+
+    collection: ClassVar[str] = "admin_audit_log"
+    server_timestamps: ClassVar[tuple[str, ...]] = ("created_at",)
+
+    id: Key = Field(default_factory=_new_audit_id)
+    actor_uid: Key
+    action: Text
+    resource_type: Text
+    resource_id: OptionalText = None
+    old_value: Any = None
+    new_value: Any = None
+    ip_address: Annotated[str | None, Field(default=None, max_length=64)] = None
+    user_agent: Annotated[str | None, Field(default=None, max_length=1024)] = None
+    created_at: UtcDateTime | None = None
+
+
+class ConfigEntry(Document):
+    """A runtime configuration value, editable from the dashboard."""
+
+    collection: ClassVar[str] = "admin_config"
+    id_field: ClassVar[str] = "key"
+    server_timestamps: ClassVar[tuple[str, ...]] = ("updated_at",)
+
+    key: Key
+    value: Any = None
+    description: Annotated[str | None, Field(default=None, max_length=1024)] = None
+    is_sensitive: bool = False
+    updated_by: OptionalText = None
+    updated_at: UtcDateTime | None = None

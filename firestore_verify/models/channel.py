@@ -1,0 +1,78 @@
+"""``enforced_channels/{channel_id}``: channels users must join."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+from pydantic import Field
+
+from firestore_verify.models._base import ChatId, Document, InputModel, Text, Username, UtcDateTime
+
+__all__ = ["ChannelInfo", "ChannelRef", "EnforcedChannel", "InviteLink"]
+
+#: A ``https://t.me/...`` style invite link (any https URL is accepted).
+InviteLink = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2048)]
+
+
+class ChannelInfo(InputModel):
+    """A channel as the bot knows it from Telegram (input to protect/link)."""
+
+    id: ChatId
+    title: Text
+    username: Username | None = None
+    invite_link: InviteLink | None = None
+    subscriber_count: int | None = Field(default=None, ge=0)
+
+    def ref(self) -> ChannelRef:
+        """The reference embedded in a protected group's ``enforced_channels``."""
+        return ChannelRef(
+            channel_id=self.id,
+            title=self.title,
+            username=self.username,
+            invite_link=self.invite_link,
+        )
+
+    def join_url(self) -> str | None:
+        """A URL users can open to join: the invite link, else ``https://t.me/<username>``."""
+        return self.ref().join_url()
+
+
+class ChannelRef(InputModel):
+    """A channel embedded in a protected group (one read per verification lookup)."""
+
+    channel_id: ChatId
+    title: Text
+    username: Username | None = None
+    invite_link: InviteLink | None = None
+
+    def join_url(self) -> str | None:
+        """A URL users can open to join: the invite link, else ``https://t.me/<username>``."""
+        if self.invite_link:
+            return self.invite_link
+        return f"https://t.me/{self.username}" if self.username else None
+
+
+class EnforcedChannel(Document):
+    """A stored enforced channel, with the groups it protects."""
+
+    collection: ClassVar[str] = "enforced_channels"
+    server_timestamps: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
+
+    id: ChatId
+    title: Text
+    username: Username | None = None
+    invite_link: InviteLink | None = None
+    subscriber_count: int | None = Field(default=None, ge=0)
+    #: Ids of the protected groups that enforce this channel.
+    linked_groups: list[ChatId] = Field(default_factory=list, max_length=10_000)
+    created_at: UtcDateTime | None = None
+    updated_at: UtcDateTime | None = None
+
+    def ref(self) -> ChannelRef:
+        """The reference a group embeds for this channel."""
+        return ChannelRef(
+            channel_id=self.id,
+            title=self.title,
+            username=self.username,
+            invite_link=self.invite_link,
+        )

@@ -1,0 +1,33 @@
+"""``_metadata/stats``: the dashboard totals."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from firestore_verify.models._base import InputModel, UtcDateTime
+
+__all__ = ["Stats"]
+
+
+class Stats(InputModel):
+    """Dashboard totals: groups, channels and verifications by status.
+
+    ``success_rate`` is always computed from the counts here
+    (``success / total * 100``, ``0.0`` with no verifications), never trusted
+    from storage, so it cannot disagree with them.
+    """
+
+    total_groups: int = Field(default=0, ge=0)
+    total_channels: int = Field(default=0, ge=0)
+    total_verifications: int = Field(default=0, ge=0)
+    success_count: int = Field(default=0, ge=0)
+    failed_count: int = Field(default=0, ge=0)
+    error_count: int = Field(default=0, ge=0)
+    last_updated: UtcDateTime | None = None
+
+    @property
+    def success_rate(self) -> float:
+        """Percentage of verifications that succeeded (0-100)."""
+        if not self.total_verifications:
+            return 0.0
+        return round(self.success_count / self.total_verifications * 100, 2)

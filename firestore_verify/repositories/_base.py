@@ -1,0 +1,348 @@
+"""The generic async repository: get / list with cursors / create / update / delete."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+from pydantic import ValidationError
+
+from firestore_verify.errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from firestore_verify.models._base import Document, invalid_input, plain_value
+
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
+
+__all__ = ["Filter", "Page", "Repository", "run_transaction"]
+
+DocT = TypeVar("DocT", bound=Document)
+T = TypeVar("T")
+
+#: A filter on one field: ``(field, operator, value)``, e.g. ``("enabled", "==", True)``.
+Filter = tuple[str, str, Any]
+_OPERATORS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array-contains",
+                        "array-contains-any"})
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing, and the cursor to fetch the next one."""
+
+    items: list[T]
+    #: Pass to ``list(cursor=...)`` for the next page; ``None`` on the last page.
+    next_cursor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __iter__(self) -> Any:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _encode_cursor(values: list[Any]) -> str:
+    def enc(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return {"$dt": value.isoformat()}
+        return value
+
+    raw = json.dumps([enc(v) for v in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, expected: int) -> list[Any]:
+    def dec(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"$dt"}:
+            return datetime.fromisoformat(value["$dt"])
+        return value
+
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != expected:
+            raise ValueError("wrong shape")
+        return [dec(v) for v in values]
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            f"cursor {cursor!r} is not one this listing returned ({exc}); start again "
+            "without a cursor, with the same order_by."
+        ) from None
+
+
+async def run_transaction(
+    store: Store, body: Callable[[firestore.AsyncTransaction], Awaitable[T]], *, attempts: int = 8
+) -> T:
+    """Run ``body`` in a Firestore transaction, retried on contention.
+
+    Raises :class:`ConflictError` when contention outlasts every attempt.
+    """
+    transaction = store.client.transaction(max_attempts=attempts)
+
+    @firestore.async_transactional
+    async def wrapped(tx: firestore.AsyncTransaction) -> T:
+        return await body(tx)
+
+    try:
+        return await wrapped(transaction)
+    except ValueError as exc:
+        if "attempts" in str(exc) and isinstance(exc.__cause__, gexc.GoogleAPICallError):
+            raise ConflictError(
+                f"the change kept colliding with concurrent writers after {attempts} "
+                "attempts; retry later."
+            ) from exc
+        raise
+    except (gexc.Aborted, gexc.Conflict) as exc:
+        raise ConflictError(f"a concurrent change won ({exc.message}); retry.") from exc
+
+
+class Repository(Generic[DocT]):
+    """Typed async access to one collection of ``model`` documents.
+
+    Subclasses set ``model`` and ``resource`` (a human name for messages), and
+    may list fields that plain :meth:`update` must not touch (``guarded``),
+    because a domain operation keeps them consistent.
+    """
+
+    model: type[DocT]
+    resource: str = "document"
+    guarded: frozenset[str] = frozenset()
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._collection = store.collection(self.model.collection)
+
+    # -- references ---------------------------------------------------------
+    @property
+    def collection(self) -> firestore.AsyncCollectionReference:
+        """The underlying Firestore collection (for queries this API does not cover)."""
+        return self._collection
+
+    def key(self, value: object) -> str:
+        """The document id for ``value`` (an id or a model)."""
+        if isinstance(value, Document):
+            return value.document_id()
+        text = str(value)
+        if not text or "/" in text or text in {".", ".."} or text.startswith("__"):
+            raise InvalidInputError(f"{text!r} cannot be a {self.resource} id.")
+        return text
+
+    def ref(self, key: object) -> firestore.AsyncDocumentReference:
+        """The document reference of ``key``."""
+        return self._collection.document(self.key(key))
+
+    def _from_snapshot(self, snapshot: Any) -> DocT:
+        return self.model.from_document(snapshot.id, snapshot.to_dict() or {})
+
+    # -- reads ----------------------------------------------------------------
+    async def find(self, key: object) -> DocT | None:
+        """The document with id ``key``, or ``None``."""
+        snapshot = await self.ref(key).get()
+        return self._from_snapshot(snapshot) if snapshot.exists else None
+
+    async def get(self, key: object) -> DocT:
+        """The document with id ``key``.
+
+        Raises:
+            NotFoundError: when it does not exist.
+        """
+        found = await self.find(key)
+        if found is None:
+            raise NotFoundError(self.resource, key)
+        return found
+
+    async def get_many(self, keys: Sequence[object]) -> dict[str, DocT]:
+        """The existing documents among ``keys``, by id, in one round trip."""
+        refs = [self.ref(key) for key in keys]
+        found: dict[str, DocT] = {}
+        async for snapshot in self._store.client.get_all(refs):
+            if snapshot.exists:
+                found[snapshot.id] = self._from_snapshot(snapshot)
+        return found
+
+    async def exists(self, key: object) -> bool:
+        """Whether the document with id ``key`` exists."""
+        return bool((await self.ref(key).get()).exists)
+
+    def _query(self, filters: Sequence[Filter], where: Mapping[str, Any]) -> Any:
+        query: Any = self._collection
+        known = set(self.model.model_fields) - {self.model.id_field}
+        for name, op, value in [*filters, *((k, "==", v) for k, v in where.items())]:
+            if name not in known:
+                raise InvalidInputError(
+                    f"{self.resource} has no field {name!r}; filter on one of "
+                    f"{', '.join(sorted(known))}."
+                )
+            if op not in _OPERATORS:
+                raise InvalidInputError(
+                    f"unknown operator {op!r}; use one of {', '.join(sorted(_OPERATORS))}."
+                )
+            query = query.where(filter=FieldFilter(name, op, plain_value(value)))
+        return query
+
+    async def list(
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        order_by: str | None = None,
+        descending: bool = False,
+        filters: Sequence[Filter] = (),
+        **where: Any,
+    ) -> Page[DocT]:
+        """One page of documents, optionally filtered and ordered.
+
+        Args:
+            limit: Page size (1 to 1000).
+            cursor: ``next_cursor`` of the previous page.
+            order_by: A field to sort by (ties broken by id); by id if omitted.
+            descending: Sort newest/largest first.
+            filters: ``(field, operator, value)`` triples.
+            **where: Equality filters, e.g. ``enabled=True``.
+        """
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}.")
+        direction = firestore.Query.DESCENDING if descending else firestore.Query.ASCENDING
+        query = self._query(filters, where)
+        orders: list[str] = []
+        if order_by is not None:
+            if order_by not in self.model.model_fields or order_by == self.model.id_field:
+                raise InvalidInputError(f"{self.resource} cannot be ordered by {order_by!r}.")
+            query = query.order_by(order_by, direction=direction)
+            orders.append(order_by)
+        query = query.order_by("__name__", direction=direction)
+        if cursor is not None:
+            values = _decode_cursor(cursor, len(orders) + 1)
+            query = query.start_after(dict(zip([*orders, "__name__"], values, strict=True)))
+        snapshots = [s async for s in query.limit(limit + 1).stream()]
+        items = [self._from_snapshot(s) for s in snapshots[:limit]]
+        next_cursor = None
+        if len(snapshots) > limit:
+            last = snapshots[limit - 1]
+            data = last.to_dict() or {}
+            next_cursor = _encode_cursor([*(data.get(o) for o in orders), last.id])
+        return Page(items=items, next_cursor=next_cursor)
+
+    async def iterate(
+        self,
+        *,
+        page_size: int = 200,
+        order_by: str | None = None,
+        descending: bool = False,
+        filters: Sequence[Filter] = (),
+        **where: Any,
+    ) -> AsyncIterator[DocT]:
+        """Every matching document, fetched page by page."""
+        cursor: str | None = None
+        while True:
+            page = await self.list(limit=page_size, cursor=cursor, order_by=order_by,
+                                   descending=descending, filters=filters, **where)
+            for item in page.items:
+                yield item
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def count(self, *, filters: Sequence[Filter] = (), **where: Any) -> int:
+        """How many documents match (one aggregation query)."""
+        result = await self._query(filters, where).count().get()
+        return int(result[0][0].value)
+
+    # -- writes ---------------------------------------------------------------
+    def _validate(self, data: DocT | Mapping[str, Any]) -> DocT:
+        return self.model.parse(data)
+
+    async def create(self, data: DocT | Mapping[str, Any]) -> DocT:
+        """Create a document; fails if its id is taken.
+
+        Raises:
+            AlreadyExistsError: when a document with that id exists.
+            InvalidInputError: when ``data`` is not a valid model.
+        """
+        doc = self._validate(data)
+        ref = self.ref(doc)
+        try:
+            await ref.create(doc.to_document())
+        except gexc.AlreadyExists:
+            raise AlreadyExistsError(self.resource, doc.document_id()) from None
+        return self._from_snapshot(await ref.get())
+
+    def _changed(self, current: DocT, changes: Mapping[str, Any]) -> tuple[DocT, dict[str, Any]]:
+        """Validate ``changes`` against ``current``; return the new model and the fields to write."""
+        bad = set(changes) - set(self.model.model_fields)
+        if bad:
+            raise InvalidInputError(f"{self.resource} has no field(s) {', '.join(sorted(bad))}.")
+        locked = set(changes) & (self.guarded | {self.model.id_field, "created_at"})
+        if locked:
+            raise InvalidInputError(
+                f"{', '.join(sorted(locked))} of a {self.resource} cannot be set by update(); "
+                "use the dedicated operation, which keeps linked data and counters true."
+            )
+        merged = {**current.model_dump(), **changes}
+        try:
+            updated = self.model.model_validate(merged)
+        except ValidationError as exc:
+            raise invalid_input(exc, self.resource) from None
+        document = updated.to_document()
+        fields = {
+            name: document[name]
+            for name in changes
+            if getattr(updated, name) != getattr(current, name)
+        }
+        return updated, fields
+
+    async def update(self, key: object, **changes: Any) -> DocT:
+        """Change some fields of an existing document, atomically.
+
+        Only fields that actually change are written; ``updated_at`` (when the
+        model has it) is refreshed with them.
+
+        Raises:
+            NotFoundError: when the document does not exist.
+            InvalidInputError: for unknown fields or invalid values.
+        """
+        ref = self.ref(key)
+
+        async def body(tx: firestore.AsyncTransaction) -> bool:
+            snapshot = await ref.get(transaction=tx)
+            if not snapshot.exists:
+                raise NotFoundError(self.resource, key)
+            _, fields = self._changed(self._from_snapshot(snapshot), changes)
+            if not fields:
+                return False
+            if "updated_at" in self.model.model_fields and "updated_at" not in fields:
+                fields["updated_at"] = firestore.SERVER_TIMESTAMP
+            tx.update(ref, fields)
+            return True
+
+        await run_transaction(self._store, body)
+        return await self.get(key)
+
+    async def delete(self, key: object) -> bool:
+        """Delete a document. Returns whether it existed (deleting twice is harmless)."""
+        ref = self.ref(key)
+
+        async def body(tx: firestore.AsyncTransaction) -> bool:
+            snapshot = await ref.get(transaction=tx)
+            if snapshot.exists:
+                tx.delete(ref)
+            return bool(snapshot.exists)
+
+        return await run_transaction(self._store, body)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)

@@ -1,0 +1,391 @@
+"""Protected groups and the domain operations that keep both sides linked.
+
+Every operation here touches the group, its channels, maybe the owner and the
+counters in **one transaction**, and re-running it changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from google.cloud import firestore
+
+from firestore_verify.counters import increments, stats_ref
+from firestore_verify.errors import InvalidInputError, NotFoundError
+from firestore_verify.models import (
+    ChannelInfo,
+    ChannelRef,
+    EnforcedChannel,
+    GroupInfo,
+    OwnerInfo,
+    ProtectedGroup,
+)
+from firestore_verify.models.group import MAX_CHANNELS_PER_GROUP
+from firestore_verify.repositories._base import Repository, run_transaction
+
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
+
+__all__ = ["GroupRepository", "ProtectResult"]
+
+_SERVER_TS = firestore.SERVER_TIMESTAMP
+
+
+@dataclass(frozen=True)
+class ProtectResult:
+    """What a :meth:`GroupRepository.protect` call changed."""
+
+    group: ProtectedGroup
+    #: The group document was created by this call.
+    created: bool
+    #: The group was disabled (or new) and is now protected.
+    enabled: bool
+    #: Channel documents created by this call.
+    new_channels: list[int] = field(default_factory=list)
+
+
+def _channel_fields(info: ChannelInfo) -> dict[str, Any]:
+    """The fields of a channel document that come from Telegram (None = unknown, keep)."""
+    fields: dict[str, Any] = {"title": info.title}
+    for name in ("username", "invite_link", "subscriber_count"):
+        value = getattr(info, name)
+        if value is not None:
+            fields[name] = value
+    return fields
+
+
+def _merge_ref(existing: ChannelRef | None, info: ChannelInfo) -> ChannelRef:
+    ref = info.ref()
+    if existing is None:
+        return ref
+    return ChannelRef(
+        channel_id=ref.channel_id,
+        title=ref.title,
+        username=ref.username if ref.username is not None else existing.username,
+        invite_link=ref.invite_link if ref.invite_link is not None else existing.invite_link,
+    )
+
+
+class _Tx:
+    """Helpers shared by the group transactions: reads first, then writes."""
+
+    def __init__(self, store: Store, tx: firestore.AsyncTransaction) -> None:
+        self.store = store
+        self.tx = tx
+        self.deltas: dict[str, int] = {}
+
+    async def read(self, refs: Sequence[firestore.AsyncDocumentReference]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if refs:
+            async for snapshot in self.store.client.get_all(list(refs), transaction=self.tx):
+                found[snapshot.reference.path] = snapshot
+        return found
+
+    def count(self, name: str, delta: int) -> None:
+        self.deltas[name] = self.deltas.get(name, 0) + delta
+
+    def flush_counters(self) -> None:
+        fields = increments(self.deltas)
+        if fields:
+            self.tx.set(stats_ref(self.store), fields, merge=True)
+
+
+class GroupRepository(Repository[ProtectedGroup]):
+    """``protected_groups``: plain CRUD plus protect / unprotect / link / unlink."""
+
+    model = ProtectedGroup
+    resource = "protected group"
+    guarded = frozenset({"enabled", "enforced_channels"})
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self._channels = store.collection(EnforcedChannel.collection)
+        self._owners = store.collection("owners")
+
+    def _channel_ref(self, channel_id: int) -> firestore.AsyncDocumentReference:
+        return self._channels.document(str(channel_id))
+
+    # -- protect / unprotect ------------------------------------------------------
+    async def protect(
+        self,
+        group: GroupInfo | Mapping[str, Any],
+        owner: OwnerInfo | Mapping[str, Any],
+        channels: Sequence[ChannelInfo | Mapping[str, Any]] = (),
+        *,
+        params: Mapping[str, Any] | None = None,
+    ) -> ProtectResult:
+        """Protect ``group`` with ``channels``, in one transaction.
+
+        Creates the group or re-enables it, upserts the owner and every channel,
+        links both sides (the group embeds channel refs; each channel lists the
+        group) and bumps ``total_groups`` / ``total_channels`` only for what is
+        new. Channels already enforced stay enforced (this adds, it never
+        removes: use :meth:`unlink_channel`). Running it twice changes nothing.
+
+        Raises:
+            InvalidInputError: bad ids, empty titles, duplicate or too many channels.
+        """
+        group_info = GroupInfo.parse(group)
+        owner_info = OwnerInfo.parse(owner)
+        infos = [ChannelInfo.parse(c) for c in channels]
+        ids = [c.id for c in infos]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("the same channel is listed twice; list each channel once.")
+        if params is not None:
+            ProtectedGroup.parse({"id": group_info.id, "owner_id": owner_info.id,
+                                  "title": group_info.title, "params": dict(params)})
+        group_ref = self.ref(group_info.id)
+        owner_ref = self._owners.document(str(owner_info.id))
+        channel_refs = [self._channel_ref(c.id) for c in infos]
+
+        async def body(tx: firestore.AsyncTransaction) -> tuple[bool, bool, list[int]]:
+            t = _Tx(self._store, tx)
+            snaps = await t.read([group_ref, owner_ref, *channel_refs])
+            now = _SERVER_TS
+            # Owner: create, or refresh the username.
+            owner_snap = snaps[owner_ref.path]
+            if not owner_snap.exists:
+                tx.create(owner_ref, {"username": owner_info.username, "settings": {},
+                                      "created_at": now, "updated_at": now})
+            elif (owner_info.username is not None
+                  and (owner_snap.to_dict() or {}).get("username") != owner_info.username):
+                tx.update(owner_ref, {"username": owner_info.username, "updated_at": now})
+            # Group: create or re-enable, merge the channel refs.
+            group_snap = snaps[group_ref.path]
+            current = (ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
+                       if group_snap.exists else None)
+            refs = list(current.enforced_channels) if current else []
+            by_id = {r.channel_id: i for i, r in enumerate(refs)}
+            for info in infos:
+                merged = _merge_ref(refs[by_id[info.id]] if info.id in by_id else None, info)
+                if info.id in by_id:
+                    refs[by_id[info.id]] = merged
+                else:
+                    by_id[info.id] = len(refs)
+                    refs.append(merged)
+            if len(refs) > MAX_CHANNELS_PER_GROUP:
+                raise InvalidInputError(
+                    f"a group can enforce at most {MAX_CHANNELS_PER_GROUP} channels."
+                )
+            ref_docs = [r.model_dump() for r in refs]
+            created = current is None
+            enabled = created or not current.enabled  # type: ignore[union-attr]
+            if current is None:
+                tx.create(group_ref, {
+                    "owner_id": owner_info.id, "title": group_info.title, "enabled": True,
+                    "params": dict(params or {}), "member_count": group_info.member_count,
+                    "enforced_channels": ref_docs, "created_at": now, "updated_at": now,
+                })
+            else:
+                changes: dict[str, Any] = {}
+                if current.title != group_info.title:
+                    changes["title"] = group_info.title
+                if current.owner_id != owner_info.id:
+                    changes["owner_id"] = owner_info.id
+                if not current.enabled:
+                    changes["enabled"] = True
+                if (group_info.member_count is not None
+                        and current.member_count != group_info.member_count):
+                    changes["member_count"] = group_info.member_count
+                if params is not None and current.params != dict(params):
+                    changes["params"] = dict(params)
+                if refs != current.enforced_channels:
+                    changes["enforced_channels"] = ref_docs
+                if changes:
+                    tx.update(group_ref, {**changes, "updated_at": now})
+            if enabled:
+                t.count("total_groups", 1)
+            # Channels: create or refresh, and list the group.
+            new_channels: list[int] = []
+            for info, ref in zip(infos, channel_refs, strict=True):
+                snap = snaps[ref.path]
+                if not snap.exists:
+                    tx.create(ref, {**EnforcedChannel(id=info.id, title=info.title).to_document(),
+                                    **_channel_fields(info), "linked_groups": [group_info.id]})
+                    t.count("total_channels", 1)
+                    new_channels.append(info.id)
+                    continue
+                data = snap.to_dict() or {}
+                changes = {k: v for k, v in _channel_fields(info).items() if data.get(k) != v}
+                linked = list(data.get("linked_groups") or [])
+                if group_info.id not in linked:
+                    changes["linked_groups"] = [*linked, group_info.id]
+                if changes:
+                    tx.update(ref, {**changes, "updated_at": now})
+            t.flush_counters()
+            return created, enabled, new_channels
+
+        created, enabled, new_channels = await run_transaction(self._store, body)
+        return ProtectResult(group=await self.get(group_info.id), created=created,
+                             enabled=enabled, new_channels=new_channels)
+
+    async def unprotect(self, group_id: int) -> ProtectedGroup:
+        """Disable protection of ``group_id``, keeping its data and links.
+
+        ``total_groups`` (groups currently protected) drops by one the first
+        time; calling it again changes nothing.
+
+        Raises:
+            NotFoundError: when the group was never protected.
+        """
+        ref = self.ref(group_id)
+
+        async def body(tx: firestore.AsyncTransaction) -> None:
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFoundError(self.resource, group_id)
+            if (snap.to_dict() or {}).get("enabled", True):
+                tx.update(ref, {"enabled": False, "updated_at": _SERVER_TS})
+                t = _Tx(self._store, tx)
+                t.count("total_groups", -1)
+                t.flush_counters()
+
+        await run_transaction(self._store, body)
+        return await self.get(group_id)
+
+    # -- links ----------------------------------------------------------------------
+    async def link_channel(
+        self, group_id: int, channel: ChannelInfo | Mapping[str, Any]
+    ) -> ProtectedGroup:
+        """Enforce ``channel`` in an existing group: both sides and counters, one transaction.
+
+        The channel document is created when new (``total_channels`` + 1).
+
+        Raises:
+            NotFoundError: when the group does not exist.
+        """
+        info = ChannelInfo.parse(channel)
+        group_ref = self.ref(group_id)
+        channel_ref = self._channel_ref(info.id)
+
+        async def body(tx: firestore.AsyncTransaction) -> None:
+            t = _Tx(self._store, tx)
+            snaps = await t.read([group_ref, channel_ref])
+            group_snap, channel_snap = snaps[group_ref.path], snaps[channel_ref.path]
+            if not group_snap.exists:
+                raise NotFoundError(self.resource, group_id)
+            group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
+            refs = list(group.enforced_channels)
+            index = next((i for i, r in enumerate(refs) if r.channel_id == info.id), None)
+            merged = _merge_ref(refs[index] if index is not None else None, info)
+            if index is None:
+                if len(refs) >= MAX_CHANNELS_PER_GROUP:
+                    raise InvalidInputError(
+                        f"a group can enforce at most {MAX_CHANNELS_PER_GROUP} channels."
+                    )
+                refs.append(merged)
+            else:
+                refs[index] = merged
+            if refs != group.enforced_channels:
+                tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
+                                      "updated_at": _SERVER_TS})
+            if not channel_snap.exists:
+                tx.create(channel_ref, {
+                    **EnforcedChannel(id=info.id, title=info.title).to_document(),
+                    **_channel_fields(info), "linked_groups": [group.id]})
+                t.count("total_channels", 1)
+            else:
+                data = channel_snap.to_dict() or {}
+                changes = {k: v for k, v in _channel_fields(info).items() if data.get(k) != v}
+                linked = list(data.get("linked_groups") or [])
+                if group.id not in linked:
+                    changes["linked_groups"] = [*linked, group.id]
+                if changes:
+                    tx.update(channel_ref, {**changes, "updated_at": _SERVER_TS})
+            t.flush_counters()
+
+        await run_transaction(self._store, body)
+        return await self.get(group_id)
+
+    async def unlink_channel(
+        self, group_id: int, channel_id: int, *, delete_orphan: bool = False
+    ) -> ProtectedGroup:
+        """Stop enforcing ``channel_id`` in ``group_id``: both sides, one transaction.
+
+        A channel left with no linked group keeps its document (with an empty
+        ``linked_groups``) unless ``delete_orphan`` is true, in which case it is
+        deleted and ``total_channels`` drops. Unlinking twice is harmless.
+
+        Raises:
+            NotFoundError: when the group does not exist.
+        """
+        group_ref = self.ref(group_id)
+        channel_ref = self._channel_ref(channel_id)
+
+        async def body(tx: firestore.AsyncTransaction) -> None:
+            t = _Tx(self._store, tx)
+            snaps = await t.read([group_ref, channel_ref])
+            group_snap, channel_snap = snaps[group_ref.path], snaps[channel_ref.path]
+            if not group_snap.exists:
+                raise NotFoundError(self.resource, group_id)
+            group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
+            refs = [r for r in group.enforced_channels if r.channel_id != channel_id]
+            if len(refs) != len(group.enforced_channels):
+                tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
+                                      "updated_at": _SERVER_TS})
+            if channel_snap.exists:
+                linked = list((channel_snap.to_dict() or {}).get("linked_groups") or [])
+                remaining = [g for g in linked if g != group.id]
+                if delete_orphan and not remaining:
+                    tx.delete(channel_ref)
+                    t.count("total_channels", -1)
+                elif remaining != linked:
+                    tx.update(channel_ref, {"linked_groups": remaining, "updated_at": _SERVER_TS})
+            t.flush_counters()
+
+        await run_transaction(self._store, body)
+        return await self.get(group_id)
+
+    # -- plain CRUD, kept consistent -------------------------------------------------------
+    async def create(self, data: ProtectedGroup | Mapping[str, Any]) -> ProtectedGroup:
+        """Create a group from a full model: like :meth:`protect`, but fails if it exists.
+
+        Raises:
+            AlreadyExistsError: when the group exists (use :meth:`protect` to upsert).
+        """
+        from firestore_verify.errors import AlreadyExistsError
+
+        doc = self._validate(data)
+        if await self.exists(doc.id):
+            raise AlreadyExistsError(self.resource, doc.id)
+        result = await self.protect(
+            GroupInfo(id=doc.id, title=doc.title, member_count=doc.member_count),
+            OwnerInfo(id=doc.owner_id),
+            [ChannelInfo(id=r.channel_id, title=r.title, username=r.username,
+                         invite_link=r.invite_link) for r in doc.enforced_channels],
+            params=doc.params,
+        )
+        if not result.created:
+            raise AlreadyExistsError(self.resource, doc.id)
+        if not doc.enabled:
+            return await self.unprotect(doc.id)
+        return result.group
+
+    async def delete(self, key: object) -> bool:
+        """Delete a group and its links from every channel; counters follow. Idempotent."""
+        group_ref = self.ref(key)
+
+        async def body(tx: firestore.AsyncTransaction) -> bool:
+            t = _Tx(self._store, tx)
+            group_snap = await group_ref.get(transaction=tx)
+            if not group_snap.exists:
+                return False
+            group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
+            channel_refs = [self._channel_ref(c) for c in group.channel_ids]
+            snaps = await t.read(channel_refs)
+            for ref in channel_refs:
+                snap = snaps[ref.path]
+                if snap.exists:
+                    linked = list((snap.to_dict() or {}).get("linked_groups") or [])
+                    if group.id in linked:
+                        tx.update(ref, {"linked_groups": [g for g in linked if g != group.id],
+                                        "updated_at": _SERVER_TS})
+            tx.delete(group_ref)
+            if group.enabled:
+                t.count("total_groups", -1)
+            t.flush_counters()
+            return True
+
+        return await run_transaction(self._store, body)

@@ -1,0 +1,238 @@
+"""`connect()` and `Store`: the one way into firestore-verify.
+
+A :class:`Store` carries a Firestore client, a database id and an optional
+collection prefix; every repository hangs off it. Nothing is global: two stores
+(two projects, two databases or two prefixes) never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cached_property
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from google.cloud import firestore
+
+from firestore_verify.config import ConnectionSettings, resolve_settings
+from firestore_verify.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from firestore_verify.analytics import Analytics
+    from firestore_verify.counters import StatsRepository
+    from firestore_verify.events import VerificationRepository
+    from firestore_verify.repositories import (
+        AdminRepository,
+        AuditRepository,
+        ChannelRepository,
+        ConfigRepository,
+        GroupRepository,
+        OwnerRepository,
+    )
+
+__all__ = ["Store", "connect"]
+
+
+def _google_credentials(settings: ConnectionSettings) -> Any:
+    if settings.emulator_host is not None:
+        from google.auth.credentials import AnonymousCredentials
+
+        return AnonymousCredentials()
+    from firebase_admin import credentials as fb_credentials
+
+    try:
+        if settings.service_account is not None:
+            return fb_credentials.Certificate(dict(settings.service_account)).get_credential()
+        return fb_credentials.ApplicationDefault().get_credential()
+    except Exception as exc:  # google-auth raises many unrelated types here
+        what = "service-account key" if settings.service_account else "default credentials"
+        raise ConfigurationError(
+            f"could not load Google {what} ({type(exc).__name__}: {exc}). Set "
+            "FIREBASE_CLIENT_EMAIL and FIREBASE_PRIVATE_KEY, pass credentials_file=, set "
+            "GOOGLE_APPLICATION_CREDENTIALS, or set FIRESTORE_EMULATOR_HOST for the emulator."
+        ) from None
+
+
+class Store:
+    """A connection to one Firestore database, with the repositories on it.
+
+    Build it with :func:`connect`. Use it as an async context manager, or call
+    :meth:`close` when done.
+    """
+
+    def __init__(self, settings: ConnectionSettings, *, prefix: str = "") -> None:
+        if prefix and ("/" in prefix or prefix.startswith("__")):
+            raise ConfigurationError(
+                f"collection prefix {prefix!r} may not contain '/' nor start with '__': "
+                "use letters, digits, '-' or '_' (e.g. 'staging_')."
+            )
+        self.settings = settings
+        #: Prepended to every collection name, so several apps can share a database.
+        self.prefix = prefix
+        self._credentials = _google_credentials(settings)
+        #: The google-cloud-firestore async client every repository uses.
+        self.client: firestore.AsyncClient = self._make_client(firestore.AsyncClient)
+        self._sync_client: firestore.Client | None = None
+
+    def _make_client(self, cls: Any) -> Any:
+        client = cls(
+            project=self.settings.project,
+            credentials=self._credentials,
+            database=self.settings.database,
+        )
+        # The client reads FIRESTORE_EMULATOR_HOST itself; an emulator host given
+        # to connect() must reach it without touching the process environment.
+        client._emulator_host = self.settings.emulator_host
+        return client
+
+    @property
+    def project(self) -> str:
+        """The Google Cloud project id."""
+        return self.settings.project
+
+    @property
+    def database(self) -> str:
+        """The Firestore database id, ``(default)`` unless a named database was asked for."""
+        return self.settings.database
+
+    @property
+    def sync_client(self) -> firestore.Client:
+        """A synchronous client, used only for ``on_snapshot`` listeners (live streams)."""
+        if self._sync_client is None:
+            self._sync_client = self._make_client(firestore.Client)
+        return self._sync_client
+
+    def collection_name(self, name: str) -> str:
+        """The real name of collection ``name`` in this store (with the prefix)."""
+        return f"{self.prefix}{name}"
+
+    def collection(self, name: str) -> firestore.AsyncCollectionReference:
+        """The async reference of collection ``name`` (prefix applied)."""
+        return self.client.collection(self.collection_name(name))
+
+    @cached_property
+    def owners(self) -> OwnerRepository:
+        """Group owners (``owners``)."""
+        from firestore_verify.repositories import OwnerRepository
+
+        return OwnerRepository(self)
+
+    @cached_property
+    def groups(self) -> GroupRepository:
+        """Protected groups (``protected_groups``) and the protect/link operations."""
+        from firestore_verify.repositories import GroupRepository
+
+        return GroupRepository(self)
+
+    @cached_property
+    def channels(self) -> ChannelRepository:
+        """Enforced channels (``enforced_channels``)."""
+        from firestore_verify.repositories import ChannelRepository
+
+        return ChannelRepository(self)
+
+    @cached_property
+    def admins(self) -> AdminRepository:
+        """Dashboard users (``admin_users``)."""
+        from firestore_verify.repositories import AdminRepository
+
+        return AdminRepository(self)
+
+    @cached_property
+    def audit(self) -> AuditRepository:
+        """The admin audit trail (``admin_audit_log``)."""
+        from firestore_verify.repositories import AuditRepository
+
+        return AuditRepository(self)
+
+    @cached_property
+    def config(self) -> ConfigRepository:
+        """Runtime configuration entries (``admin_config``)."""
+        from firestore_verify.repositories import ConfigRepository
+
+        return ConfigRepository(self)
+
+    @cached_property
+    def stats(self) -> StatsRepository:
+        """Dashboard totals (``_metadata/stats`` and its shards)."""
+        from firestore_verify.counters import StatsRepository
+
+        return StatsRepository(self)
+
+    @cached_property
+    def verifications(self) -> VerificationRepository:
+        """Verification events (``verifications``) and the batching logger."""
+        from firestore_verify.events import VerificationRepository
+
+        return VerificationRepository(self)
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        """Period summaries, trends, growth and the activity feed, from rollups."""
+        from firestore_verify.analytics import Analytics
+
+        return Analytics(self)
+
+    async def close(self) -> None:
+        """Close the clients' channels. The store cannot be used afterwards."""
+        self.client.close()
+        if self._sync_client is not None:
+            self._sync_client.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        target = f"emulator {self.settings.emulator_host}" if self.settings.emulator_host else "cloud"
+        return (
+            f"Store(project={self.project!r}, database={self.database!r}, "
+            f"prefix={self.prefix!r}, {target})"
+        )
+
+
+async def connect(
+    project: str | None = None,
+    *,
+    database: str = "(default)",
+    prefix: str = "",
+    credentials_file: str | os.PathLike[str] | None = None,
+    emulator_host: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Store:
+    """Connect to Firestore and return a :class:`Store`.
+
+    Against the emulator when ``emulator_host`` or ``FIRESTORE_EMULATOR_HOST``
+    is set (anonymous credentials, no key needed). Otherwise with, in order:
+    ``credentials_file``, the ``FIREBASE_CLIENT_EMAIL`` / ``FIREBASE_PRIVATE_KEY``
+    pair, ``GOOGLE_APPLICATION_CREDENTIALS``, or application default credentials.
+    The project comes from ``project``, ``FIREBASE_PROJECT_ID`` or the key.
+
+    Args:
+        project: Google Cloud / Firebase project id.
+        database: Firestore database id.
+        prefix: Prepended to every collection name (isolates apps sharing a database).
+        credentials_file: Path to a service-account JSON key.
+        emulator_host: ``HOST:PORT`` of a Firestore emulator.
+        env: Environment to read instead of ``os.environ`` (for tests and tools).
+
+    Raises:
+        ConfigurationError: when configuration is missing or contradictory; the
+            message says what to set.
+    """
+    settings = resolve_settings(
+        project=project,
+        database=database,
+        credentials_file=credentials_file,
+        emulator_host=emulator_host,
+        env=env,
+    )
+    return Store(settings, prefix=prefix)
