@@ -176,8 +176,16 @@ class Store:
 
     async def close(self) -> None:
         """Close the clients' channels. The store cannot be used afterwards."""
+        # Client.close() only closes an HTTP session; the gRPC channel (bound to the
+        # running event loop for the async client) must be closed through its transport.
+        transport = getattr(self.client, "_transport", None)
+        if transport is not None:
+            await transport.close()
         self.client.close()
         if self._sync_client is not None:
+            sync_transport = getattr(self._sync_client, "_transport", None)
+            if sync_transport is not None:
+                sync_transport.close()
             self._sync_client.close()
 
     async def __aenter__(self) -> Store:
