@@ -1,0 +1,225 @@
+"""Membership cache: remembers who is in which channel, for a while.
+
+A verification bot asks Telegram ``getChatMember`` for every message a user sends;
+the answer rarely changes, and Telegram rate-limits the bot. :class:`MembershipCache`
+keeps the answers in memory:
+
+* members are remembered for ``positive_ttl`` seconds (default 600), non-members
+  for the shorter ``negative_ttl`` (default 60), so a user who just joined the
+  channel is let in quickly;
+* every entry's TTL is multiplied by a random factor in ``[1 - jitter, 1 + jitter]``
+  so entries written together do not all expire (and hit Telegram) together;
+* at most ``max_entries`` entries are kept; the least recently used go first.
+
+Typical use::
+
+    cache = MembershipCache(CacheSettings.from_env())
+
+    is_member = cache.get(user_id, channel_id)
+    if is_member is None:
+        is_member = await ask_telegram(user_id, channel_id)
+        cache.set(user_id, channel_id, is_member)
+
+    # on a chat_member update (the user joined or left the channel):
+    cache.invalidate(user_id, channel_id)
+
+Every method is synchronous and never awaits, so calls from concurrent asyncio or
+trio tasks on one event loop cannot interleave: no lock is needed. It is not
+meant to be shared between threads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from firestore_verify.errors import ConfigurationError
+
+__all__ = ["CacheSettings", "CacheStats", "MembershipCache"]
+
+_Key = tuple[int, int]
+
+
+#: field -> (environment variable, type, lowest allowed, highest allowed (excluded)).
+_FIELDS: dict[str, tuple[str, type[float] | type[int], float, float]] = {
+    "positive_ttl": ("FV_CACHE_POSITIVE_TTL", float, 0, math.inf),
+    "negative_ttl": ("FV_CACHE_NEGATIVE_TTL", float, 0, math.inf),
+    "jitter": ("FV_CACHE_JITTER", float, 0, 1),
+    "max_entries": ("FV_CACHE_MAX_ENTRIES", int, 1, math.inf),
+}
+
+
+def _validate(name: str, field: str, value: object) -> None:
+    """Raise ConfigurationError, naming ``name``, unless ``value`` fits ``field``."""
+    _, kind, low, high = _FIELDS[field]
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+        what = "an integer" if kind is int else "a number"
+        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
+    if not (low <= value < high):
+        what = "an integer" if kind is int else "a finite number"
+        bound = f">= {low}" if high == math.inf else f"in [{low}, {high})"
+        raise ConfigurationError(f"{name} must be {what} {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """How long and how many membership answers a :class:`MembershipCache` keeps.
+
+    A TTL of ``0`` turns caching of that kind of answer off (``set`` forgets it).
+    Invalid values raise :class:`~firestore_verify.errors.ConfigurationError`.
+    """
+
+    #: Seconds a "is a member" answer is kept (before jitter).
+    positive_ttl: float = 600.0
+    #: Seconds a "is not a member" answer is kept (before jitter).
+    negative_ttl: float = 60.0
+    #: Relative spread of each entry's TTL: ``0.15`` means ±15 %. In ``[0, 1)``.
+    jitter: float = 0.15
+    #: Most entries kept; the least recently used are evicted beyond it.
+    max_entries: int = 100_000
+
+    def __post_init__(self) -> None:
+        for field in _FIELDS:
+            _validate(field, field, getattr(self, field))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> CacheSettings:
+        """Read the settings from environment variables; unset ones keep their defaults.
+
+        ``FV_CACHE_POSITIVE_TTL`` and ``FV_CACHE_NEGATIVE_TTL`` (seconds),
+        ``FV_CACHE_JITTER`` (a fraction, ``0.15`` = ±15 %) and
+        ``FV_CACHE_MAX_ENTRIES`` (an integer). Pass ``env`` to read another mapping.
+        """
+        values: dict[str, Any] = {}
+        for field, (var, kind, _, _) in _FIELDS.items():
+            raw = env.get(var, "").strip()
+            if not raw:
+                continue
+            try:
+                value = kind(raw)
+            except ValueError:
+                what = "an integer" if kind is int else "a number"
+                raise ConfigurationError(f"{var} must be {what}, got {raw!r}") from None
+            _validate(var, field, value)
+            values[field] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """A snapshot of a :class:`MembershipCache`'s counters."""
+
+    #: ``get`` calls answered from the cache.
+    hits: int
+    #: ``get`` calls that found nothing, or only an expired entry.
+    misses: int
+    #: Entries dropped to stay within ``max_entries``.
+    evictions: int
+    #: Entries held now (some may have expired without being looked at yet).
+    size: int
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits as a fraction of all lookups (``0.0`` before the first lookup)."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class MembershipCache:
+    """Remembers whether a user is a member of a channel, with TTLs, jitter and LRU eviction.
+
+    ``clock`` returns seconds (monotonic by default) and ``rng`` draws the jitter;
+    inject fakes for both in tests.
+    """
+
+    def __init__(
+        self,
+        settings: CacheSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings or CacheSettings()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        # (user_id, channel_id) -> (is_member, expires_at); order = least recently used first.
+        self._entries: OrderedDict[_Key, tuple[bool, float]] = OrderedDict()
+        self._by_user: dict[int, set[int]] = {}
+        self._by_channel: dict[int, set[int]] = {}
+        self._hits = 0
+        self._misses = 0
+        self._evictions = 0
+
+    def get(self, user_id: int, channel_id: int) -> bool | None:
+        """Return the cached answer, or ``None`` when there is none (or it expired)."""
+        key = (user_id, channel_id)
+        entry = self._entries.get(key)
+        if entry is None or entry[1] <= self._clock():
+            if entry is not None:
+                self._drop(key)
+            self._misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self._hits += 1
+        return entry[0]
+
+    def set(self, user_id: int, channel_id: int, is_member: bool) -> None:
+        """Remember ``is_member`` for the positive or negative TTL, with jitter."""
+        key = (user_id, channel_id)
+        ttl = self.settings.positive_ttl if is_member else self.settings.negative_ttl
+        if ttl <= 0:
+            self._drop(key)
+            return
+        jitter = self.settings.jitter
+        ttl *= self._rng.uniform(1 - jitter, 1 + jitter)
+        self._entries[key] = (is_member, self._clock() + ttl)
+        self._entries.move_to_end(key)
+        self._by_user.setdefault(user_id, set()).add(channel_id)
+        self._by_channel.setdefault(channel_id, set()).add(user_id)
+        while len(self._entries) > self.settings.max_entries:
+            self._drop(next(iter(self._entries)))
+            self._evictions += 1
+
+    def invalidate(self, user_id: int, channel_id: int | None = None) -> None:
+        """Forget one user's answer for ``channel_id``, or for every channel if ``None``."""
+        channels = [channel_id] if channel_id is not None else list(self._by_user.get(user_id, ()))
+        for channel in channels:
+            self._drop((user_id, channel))
+
+    def invalidate_channel(self, channel_id: int) -> None:
+        """Forget every user's answer for ``channel_id`` (e.g. the channel was deleted)."""
+        for user in list(self._by_channel.get(channel_id, ())):
+            self._drop((user, channel_id))
+
+    def clear(self) -> None:
+        """Forget everything; the counters are kept."""
+        self._entries.clear()
+        self._by_user.clear()
+        self._by_channel.clear()
+
+    @property
+    def stats(self) -> CacheStats:
+        """Hit, miss and eviction counts since creation, and the current size."""
+        return CacheStats(self._hits, self._misses, self._evictions, len(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _drop(self, key: _Key) -> None:
+        if self._entries.pop(key, None) is None:
+            return
+        user_id, channel_id = key
+        for index, outer, inner in (
+            (self._by_user, user_id, channel_id),
+            (self._by_channel, channel_id, user_id),
+        ):
+            members = index[outer]
+            members.discard(inner)
+            if not members:
+                del index[outer]
