@@ -117,6 +117,11 @@ class InputModel(BaseModel):
         except ValidationError as exc:
             raise invalid_input(exc, type(self).__name__) from None
 
+    # Tell pydantic this __init__ only translates errors: validation (model_validate,
+    # nested models) must not call it, or our error would be wrapped into a pydantic
+    # "Value error" at the top level and lose the names of the bad fields.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def parse(cls, data: Mapping[str, Any] | Self) -> Self:
         """Validate ``data`` (a model or a mapping) into this model, with typed errors."""
