@@ -38,7 +38,8 @@ def _google_credentials(settings: ConnectionSettings) -> Any:
     if settings.emulator_host is not None:
         from google.auth.credentials import AnonymousCredentials
 
-        return AnonymousCredentials()
+        anonymous: Any = AnonymousCredentials  # untyped in google-auth
+        return anonymous()
     from firebase_admin import credentials as fb_credentials
 
     try:
@@ -178,15 +179,17 @@ class Store:
         """Close the clients' channels. The store cannot be used afterwards."""
         # Client.close() only closes an HTTP session; the gRPC channel (bound to the
         # running event loop for the async client) must be closed through its transport.
+        clients: list[Any] = [self.client]
         transport = getattr(self.client, "_transport", None)
         if transport is not None:
             await transport.close()
-        self.client.close()
         if self._sync_client is not None:
             sync_transport = getattr(self._sync_client, "_transport", None)
             if sync_transport is not None:
                 sync_transport.close()
-            self._sync_client.close()
+            clients.append(self._sync_client)
+        for client in clients:
+            client.close()
 
     async def __aenter__(self) -> Store:
         return self
