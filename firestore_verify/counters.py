@@ -14,16 +14,27 @@ the verification logger refreshes the stored field for other clients.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from firestore_verify.live import LiveStream, document_source, query_source
 from firestore_verify.models import Stats
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
 
-__all__ = ["COUNTER_FIELDS", "StatsRepository", "increments", "shard_ref", "stats_ref"]
+__all__ = [
+    "COUNTER_FIELDS",
+    "Drift",
+    "StatsRepository",
+    "increments",
+    "shard_ref",
+    "stats_ref",
+    "sum_shards",
+]
 
 #: The integer fields of ``_metadata/stats`` that are counted with increments.
 COUNTER_FIELDS = (
@@ -33,6 +44,7 @@ COUNTER_FIELDS = (
     "success_count",
     "failed_count",
     "error_count",
+    "total_users",
 )
 SHARDS_COLLECTION = "shards"
 
@@ -91,3 +103,89 @@ class StatsRepository:
         async for shard in self.ref.collection(SHARDS_COLLECTION).stream():
             documents.append(shard.to_dict() or {})
         return sum_shards(documents)
+
+    async def refresh_success_rate(self) -> float | None:
+        """Rewrite ``success_rate`` on ``_metadata/stats`` from the shards' counts.
+
+        Written only if ``_metadata/stats`` did not change since it was read
+        (a later writer refreshes it again). Returns the rate written, or
+        ``None`` when skipped.
+        """
+        main = await self.ref.get()
+        if not main.exists:
+            return None
+        documents = [main.to_dict() or {}]
+        async for shard in self.ref.collection(SHARDS_COLLECTION).stream():
+            documents.append(shard.to_dict() or {})
+        rate = sum_shards(documents).success_rate
+        if documents[0].get("success_rate") == rate:
+            return rate
+        option = self._store.client.write_option(last_update_time=main.update_time)
+        try:
+            await self.ref.update({"success_rate": rate}, option=option)
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            return None
+        return rate
+
+    def watch(self) -> LiveStream[Stats]:
+        """Live totals: a new :class:`Stats` whenever any counter shard changes."""
+        sync = self._store.sync_client
+        main = sync.collection(self._store.collection_name("_metadata")).document("stats")
+        shards = main.collection(SHARDS_COLLECTION)
+
+        def combine(sources: list[list[Any]]) -> Stats:
+            docs = [s.to_dict() or {} for src in sources for s in src if s.exists]
+            return sum_shards(docs)
+
+        return LiveStream([document_source(main), query_source(shards)], combine)
+
+    async def reconcile(self) -> Drift:
+        """Recount from the source collections and repair the counters.
+
+        Groups (enabled), channels and verifications (by status) are counted
+        with aggregation queries; any difference from the shards' sums is
+        added to shard 0. Run it while loggers are quiet: events committed
+        between the recount and the repair would be counted into the drift.
+        """
+        store = self._store
+        groups = store.collection("protected_groups")
+        events = store.collection("verifications")
+
+        async def count(query: Any) -> int:
+            result = await query.count().get()
+            return int(result[0][0].value)
+
+        def where(query: Any, field: str, value: Any) -> Any:
+            return query.where(filter=firestore.FieldFilter(field, "==", value))
+
+        truth = {
+            "total_groups": await count(where(groups, "enabled", True)),
+            "total_channels": await count(store.collection("enforced_channels")),
+            "total_verifications": await count(events),
+            "success_count": await count(where(events, "status", "success")),
+            "failed_count": await count(where(events, "status", "failed")),
+            "error_count": await count(where(events, "status", "error")),
+            "total_users": await count(store.collection("verification_users")),
+        }
+        current = await self.get()
+        fixes = {name: truth[name] - getattr(current, name) for name in truth}
+        fixes = {name: delta for name, delta in fixes.items() if delta}
+        if fixes:
+            await self.ref.set(increments(fixes), merge=True)
+            await self.refresh_success_rate()
+        return Drift(fixed=fixes, before=current, after=await self.get())
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What :meth:`StatsRepository.reconcile` found and repaired."""
+
+    #: Counter name -> amount added to make it true (empty: no drift).
+    fixed: dict[str, int]
+    before: Stats
+    after: Stats
+
+    @property
+    def drifted(self) -> bool:
+        """Whether any counter was wrong."""
+        return bool(self.fixed)

@@ -23,6 +23,8 @@ class Stats(InputModel):
     success_count: int = Field(default=0, ge=0)
     failed_count: int = Field(default=0, ge=0)
     error_count: int = Field(default=0, ge=0)
+    #: Distinct users ever verified (an addition to the seed's contract).
+    total_users: int = Field(default=0, ge=0)
     last_updated: UtcDateTime | None = None
 
     @property

@@ -1,0 +1,331 @@
+"""Verification events: exactly-once batch writes and the buffering logger.
+
+:class:`EventWriter` commits events with their counter increments and rollups
+in one atomic batch. Event documents are created with create-only
+preconditions and user documents with ``update_time`` preconditions, so a batch
+that conflicts or replays fails whole; the writer then looks up which events
+already landed, drops them (they were counted when they landed) and retries
+the rest. Counters therefore equal the events, whatever the retries.
+
+:class:`VerificationLogger` buffers ``record()`` calls and feeds the writer,
+keeping each hot document (counter shard, rollup) under a per-process write
+rate; see the "Write rates" page of the docs for the arithmetic.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from google.api_core import exceptions as gexc
+from google.cloud import firestore
+
+from firestore_verify.counters import increments, shard_ref
+from firestore_verify.errors import ConflictError, InvalidInputError
+from firestore_verify.models import Verification
+from firestore_verify.repositories._base import Page, Repository
+from firestore_verify.rollups import DAILY, GROUP_DAILY, USERS, UserState, plan_batch, rollup_id
+
+if TYPE_CHECKING:
+    from firestore_verify.logger import LoggerSettings, VerificationLogger
+    from firestore_verify.store import Store
+
+__all__ = ["EventWriter", "VerificationRepository", "WriteOutcome"]
+
+log = logging.getLogger("firestore_verify.events")
+
+#: Errors after which the same batch may simply be sent again.
+TRANSIENT = (
+    gexc.ServiceUnavailable,
+    gexc.DeadlineExceeded,
+    gexc.InternalServerError,
+    gexc.ResourceExhausted,
+    gexc.Aborted,
+    gexc.Unknown,
+    gexc.GatewayTimeout,
+)
+#: Errors that mean "some precondition failed": a replay or a concurrent writer.
+CONFLICT = (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.Conflict)
+#: Firestore accepts at most 500 writes in one commit.
+MAX_WRITES_PER_COMMIT = 500
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What one :meth:`EventWriter.write` call did."""
+
+    #: Events this call wrote and counted.
+    written: int
+    #: Events that were already stored (a replay, or a duplicate id): not counted again.
+    already_stored: int
+    #: Commits that failed on a precondition and were re-planned.
+    conflicts: int
+    #: Commits retried after a transient error.
+    retries: int
+
+
+class _UserCache:
+    """Bounded LRU of user states this process wrote or read last."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._states: OrderedDict[int, UserState] = OrderedDict()
+
+    def get(self, user_id: int) -> UserState | None:
+        state = self._states.get(user_id)
+        if state is not None:
+            self._states.move_to_end(user_id)
+        return state
+
+    def put(self, user_id: int, state: UserState) -> None:
+        self._states[user_id] = state
+        self._states.move_to_end(user_id)
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def drop(self, user_ids: Sequence[int]) -> None:
+        for user_id in user_ids:
+            self._states.pop(user_id, None)
+
+
+class EventWriter:
+    """Writes events, their counter increments and rollups in atomic batches, exactly once."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_conflicts: int = 20,
+        max_retry_seconds: float = 60.0,
+        user_cache_size: int = 100_000,
+    ) -> None:
+        self._store = store
+        self._events = store.collection(Verification.collection)
+        self._daily = store.collection(DAILY)
+        self._group_daily = store.collection(GROUP_DAILY)
+        self._users = store.collection(USERS)
+        self._cache = _UserCache(user_cache_size)
+        self._max_conflicts = max_conflicts
+        self._max_retry_seconds = max_retry_seconds
+
+    @staticmethod
+    def writes_needed(events: Sequence[Verification]) -> int:
+        """An upper bound of the writes one batch of ``events`` makes."""
+        days = {e.occurred_at.date() for e in events}
+        group_days = {(e.group_id, e.occurred_at.date()) for e in events}
+        users = {e.user_id for e in events}
+        return len(events) + len(days) + len(group_days) + len(users) + 1
+
+    async def _user_states(self, events: Sequence[Verification]) -> dict[int, UserState]:
+        states: dict[int, UserState] = {}
+        missing: list[int] = []
+        for user_id in {e.user_id for e in events}:
+            cached = self._cache.get(user_id)
+            if cached is None:
+                missing.append(user_id)
+            else:
+                states[user_id] = cached
+        if missing:
+            refs = [self._users.document(str(u)) for u in missing]
+            async for snap in self._store.client.get_all(refs):
+                state = UserState.from_document(
+                    snap.to_dict() if snap.exists else None,
+                    snap.update_time if snap.exists else None,
+                )
+                states[int(snap.id)] = state
+        return states
+
+    async def _stored_ids(self, events: Sequence[Verification]) -> set[str]:
+        refs = [self._events.document(e.id) for e in events]
+        return {s.id async for s in self._store.client.get_all(refs) if s.exists}
+
+    async def write(self, events: Sequence[Verification], *, shard: int = 0) -> WriteOutcome:
+        """Write ``events`` with their counters (shard ``shard``) and rollups, exactly once.
+
+        Events already stored (same id) are neither written nor counted again.
+
+        Raises:
+            InvalidInputError: when the events would not fit in one commit.
+            ConflictError: when concurrent writers kept winning.
+        """
+        pending = list(events)
+        if len({e.id for e in pending}) != len(pending):
+            unique: dict[str, Verification] = {}
+            for event in pending:
+                unique.setdefault(event.id, event)
+            pending = list(unique.values())
+        if self.writes_needed(pending) > MAX_WRITES_PER_COMMIT:
+            raise InvalidInputError(
+                f"{len(pending)} events need more than {MAX_WRITES_PER_COMMIT} writes; "
+                "write them in smaller groups (the logger splits batches itself)."
+            )
+        total = len(pending)
+        conflicts = retries = 0
+        deadline = anyio.current_time() + self._max_retry_seconds
+        delay = 0.05
+        while pending:
+            states = await self._user_states(pending)
+            plan = plan_batch(pending, states)
+            batch = self._store.client.batch()
+            for event in plan.events:
+                batch.create(self._events.document(event.id), event.to_document())
+            counter_fields = increments(plan.counters)
+            batch.set(shard_ref(self._store, shard), counter_fields, merge=True)
+            for base, doc in plan.daily.items():
+                batch.set(self._daily.document(rollup_id(base, shard)), doc, merge=True)
+            for base, doc in plan.group_daily.items():
+                batch.set(self._group_daily.document(rollup_id(base, shard)), doc, merge=True)
+            user_ids = list(plan.users)
+            for user_id in user_ids:
+                state = plan.users[user_id]
+                ref = self._users.document(str(user_id))
+                if state.exists:
+                    option = self._store.client.write_option(last_update_time=state.update_time)
+                    batch.update(ref, state.to_document(), option=option)
+                else:
+                    batch.create(ref, state.to_document())
+            try:
+                results = await batch.commit()
+            except CONFLICT as exc:
+                conflicts += 1
+                self._cache.drop(list(states))
+                stored = await self._stored_ids(pending)
+                pending = [e for e in pending if e.id not in stored]
+                if pending and conflicts > self._max_conflicts:
+                    raise ConflictError(
+                        f"{len(pending)} events kept conflicting with concurrent writers "
+                        f"({exc.message}); they were not written, retry them."
+                    ) from exc
+                continue
+            except TRANSIENT as exc:
+                retries += 1
+                if anyio.current_time() + delay > deadline:
+                    raise
+                log.warning("transient Firestore error, retrying in %.2fs: %s", delay, exc)
+                await anyio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 5.0)
+                continue
+            # Writes are in order: events, shard, daily, group daily, then users.
+            first_user = len(plan.events) + 1 + len(plan.daily) + len(plan.group_daily)
+            for offset, user_id in enumerate(user_ids):
+                state = plan.users[user_id]
+                state.exists = True
+                state.update_time = results[first_user + offset].update_time
+                self._cache.put(user_id, state)
+            for user_id, state in states.items():
+                if user_id not in plan.users:
+                    self._cache.put(user_id, state)
+            written = len(plan.events)
+            return WriteOutcome(written=written, already_stored=total - written,
+                                conflicts=conflicts, retries=retries)
+        return WriteOutcome(written=0, already_stored=total, conflicts=conflicts,
+                            retries=retries)
+
+
+class VerificationRepository(Repository[Verification]):
+    """``verifications``: reads, exactly-once writes and the batching logger."""
+
+    model = Verification
+    resource = "verification event"
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self._writer: EventWriter | None = None
+
+    @property
+    def writer(self) -> EventWriter:
+        """The store's shared :class:`EventWriter`."""
+        if self._writer is None:
+            self._writer = EventWriter(self._store)
+        return self._writer
+
+    def logger(self, settings: LoggerSettings | None = None, **options: Any) -> VerificationLogger:
+        """A :class:`~firestore_verify.VerificationLogger`; use it with ``async with``.
+
+        ``options`` are :class:`~firestore_verify.LoggerSettings` fields.
+        """
+        from firestore_verify.logger import LoggerSettings, VerificationLogger
+
+        if settings is None:
+            settings = LoggerSettings(**options)
+        elif options:
+            settings = settings.model_copy(update=options)
+        return VerificationLogger(self._store, settings, writer=self.writer)
+
+    async def create(self, data: Verification | Mapping[str, Any]) -> Verification:
+        """Write one event now, with its counters and rollups (prefer the logger in bots).
+
+        Recording an event whose id is already stored changes nothing.
+        """
+        event = self._validate(data)
+        await self.writer.write([event])
+        return await self.get(event.id)
+
+    async def write_many(self, events: Sequence[Verification | Mapping[str, Any]],
+                         *, shard: int = 0) -> WriteOutcome:
+        """Write many events exactly once, in as many atomic batches as needed.
+
+        Events whose id is already stored are skipped and not counted again, so
+        re-running an import is harmless.
+        """
+        parsed = [self._validate(e) for e in events]
+        written = already = conflicts = retries = 0
+        chunk: list[Verification] = []
+        for event in parsed:
+            if chunk and self.writer.writes_needed([*chunk, event]) > MAX_WRITES_PER_COMMIT:
+                outcome = await self.writer.write(chunk, shard=shard)
+                written += outcome.written
+                already += outcome.already_stored
+                conflicts += outcome.conflicts
+                retries += outcome.retries
+                chunk = []
+            chunk.append(event)
+        if chunk:
+            outcome = await self.writer.write(chunk, shard=shard)
+            written += outcome.written
+            already += outcome.already_stored
+            conflicts += outcome.conflicts
+            retries += outcome.retries
+        return WriteOutcome(written=written, already_stored=already, conflicts=conflicts,
+                            retries=retries)
+
+    async def update(self, key: object, **changes: Any) -> Verification:
+        """Events are immutable: they count toward counters and rollups.
+
+        Raises:
+            InvalidInputError: always.
+        """
+        raise InvalidInputError("verification events cannot be changed once recorded.")
+
+    async def delete(self, key: object) -> bool:
+        """Events are not deleted one by one: counters and rollups count them.
+
+        Raises:
+            InvalidInputError: always.
+        """
+        raise InvalidInputError(
+            "verification events cannot be deleted one by one; counters and rollups count "
+            "them (use a TTL policy on occurred_at for retention, then stats.reconcile())."
+        )
+
+    async def latest(
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: Any = None,
+        group_id: int | None = None,
+    ) -> Page[Verification]:
+        """Events newest first, optionally of one status and/or group."""
+        where: dict[str, Any] = {}
+        if status is not None:
+            where["status"] = status
+        if group_id is not None:
+            where["group_id"] = group_id
+        return await self.list(limit=limit, cursor=cursor, order_by="occurred_at",
+                               descending=True, **where)

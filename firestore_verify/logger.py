@@ -1,0 +1,306 @@
+"""`VerificationLogger`: bots call ``record()`` and never wait on Firestore.
+
+Events go into a bounded buffer. A dispatcher commits them through the
+:class:`~firestore_verify.events.EventWriter` as soon as a counter shard has
+write budget left: at low load each event is committed at once (liveness);
+under load events pile up while the budget refills, so batches grow instead of
+commits multiplying (write discipline). Each shard ``k`` owns its hot documents
+(counter shard ``k`` and the ``~k`` rollups), so a per-shard token bucket keeps
+every hot document at or under ``max_writes_per_second`` for this process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
+from pydantic import BaseModel, ConfigDict, Field
+
+from firestore_verify.errors import FirestoreVerifyError, LoggerClosedError
+from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
+from firestore_verify.models import Verification
+
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
+
+__all__ = ["BufferFullError", "LoggerSettings", "LoggerStats", "VerificationLogger"]
+
+log = logging.getLogger("firestore_verify.logger")
+
+
+class BufferFullError(FirestoreVerifyError):
+    """``record()`` found the buffer full: await ``put()`` to wait for room instead."""
+
+
+class LoggerSettings(BaseModel):
+    """How a :class:`VerificationLogger` balances liveness against write rates."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Counter (and rollup) shards this process spreads its commits over.
+    shards: int = Field(default=1, ge=1, le=1000)
+    #: Most writes per second this process makes to any one hot document.
+    max_writes_per_second: float = Field(default=1.0, gt=0, le=100)
+    #: Commits a shard may make at once after being idle (token bucket size).
+    burst: int = Field(default=1, ge=1, le=100)
+    #: Most events in one commit (Firestore allows 500 writes per commit).
+    max_batch_events: int = Field(default=400, ge=1, le=490)
+    #: Most events buffered or in flight; ``record()`` refuses beyond it.
+    buffer_size: int = Field(default=10_000, ge=1)
+
+
+class LoggerStats(BaseModel):
+    """Counts of what a logger did, for metrics."""
+
+    recorded: int = 0
+    committed: int = 0
+    commits: int = 0
+    already_stored: int = 0
+    conflicts: int = 0
+    retries: int = 0
+    failed_commits: int = 0
+
+
+class _Bucket:
+    """A token bucket: ``rate`` tokens per second, at most ``size`` saved."""
+
+    def __init__(self, rate: float, size: int) -> None:
+        self.rate = rate
+        self.size = size
+        self.tokens = float(size)
+        self.stamp = anyio.current_time()
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def wait_time(self, now: float) -> float:
+        self._refill(now)
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1
+
+
+class VerificationLogger:
+    """Buffers verification events and commits them exactly once, in batches.
+
+    Use it as an async context manager: entering starts the dispatcher,
+    leaving flushes every accepted event before returning::
+
+        async with store.verifications.logger() as log:
+            log.record(fv.Verification(user_id=7, group_id=-100123, status=fv.Status.SUCCESS))
+    """
+
+    def __init__(self, store: Store, settings: LoggerSettings, *, writer: EventWriter) -> None:
+        self._store = store
+        self.settings = settings
+        self._writer = writer
+        self._buffer: deque[Verification] = deque()
+        self._in_flight_users: set[int] = set()
+        self._in_flight_events = 0
+        self._busy_shards: set[int] = set()
+        self._buckets = [
+            _Bucket(settings.max_writes_per_second, settings.burst)
+            for _ in range(settings.shards)
+        ]
+        self._changed = anyio.Event()
+        self._closing = False
+        self._closed = True
+        self._task_group: TaskGroup | None = None
+        self._rate_dirty = False
+        #: What this logger has done so far.
+        self.stats = LoggerStats()
+
+    # -- recording --------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Events accepted but not yet committed."""
+        return len(self._buffer) + self._in_flight_events
+
+    def _accept(self, event: Verification | Mapping[str, Any]) -> Verification:
+        if self._closed or self._closing:
+            raise LoggerClosedError(
+                "this logger is closed; record events inside `async with store.verifications"
+                ".logger() as log:`."
+            )
+        return Verification.parse(event)
+
+    def record(self, event: Verification | Mapping[str, Any]) -> Verification:
+        """Accept ``event`` for writing; returns at once, never waits on Firestore.
+
+        Raises:
+            InvalidInputError: the event can never be written.
+            BufferFullError: the buffer is full (use ``await put()`` to wait).
+            LoggerClosedError: the logger is not running.
+        """
+        parsed = self._accept(event)
+        if self.pending >= self.settings.buffer_size:
+            raise BufferFullError(
+                f"{self.pending} events are waiting to be written (buffer_size="
+                f"{self.settings.buffer_size}); await log.put(event) to wait for room, or "
+                "raise buffer_size / shards."
+            )
+        self._push(parsed)
+        return parsed
+
+    async def put(self, event: Verification | Mapping[str, Any]) -> Verification:
+        """Like :meth:`record`, but waits for room when the buffer is full (backpressure)."""
+        parsed = self._accept(event)
+        while self.pending >= self.settings.buffer_size:
+            await self._wait_change()
+            if self._closed:
+                raise LoggerClosedError("the logger closed while waiting for room.")
+        self._push(parsed)
+        return parsed
+
+    def _push(self, event: Verification) -> None:
+        self._buffer.append(event)
+        self.stats.recorded += 1
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def _wait_change(self, timeout: float | None = None) -> None:
+        changed = self._changed
+        if timeout is None:
+            await changed.wait()
+        else:
+            with anyio.move_on_after(timeout):
+                await changed.wait()
+
+    async def flush(self) -> None:
+        """Wait until every event accepted so far is committed."""
+        while self.pending:
+            await self._wait_change(0.5)
+
+    # -- dispatching ------------------------------------------------------------------
+    def _free_shard(self, now: float) -> tuple[int | None, float]:
+        """A shard that may commit now, else the time until one may."""
+        best_wait = float("inf")
+        for index, bucket in enumerate(self._buckets):
+            if index in self._busy_shards:
+                continue
+            wait = 0.0 if self._closing else bucket.wait_time(now)
+            if wait == 0.0:
+                return index, 0.0
+            best_wait = min(best_wait, wait)
+        return None, best_wait
+
+    def _take_batch(self) -> list[Verification]:
+        batch: list[Verification] = []
+        skipped: list[Verification] = []
+        users: set[int] = set()
+        days: set[Any] = set()
+        group_days: set[Any] = set()
+        while self._buffer and len(batch) < self.settings.max_batch_events:
+            event = self._buffer[0]
+            if event.user_id in self._in_flight_users:
+                # Another commit is writing this user's state: keep order, go later.
+                skipped.append(self._buffer.popleft())
+                continue
+            day = event.occurred_at.date()
+            new_writes = (1 + (event.user_id not in users) + (day not in days)
+                          + ((event.group_id, day) not in group_days))
+            writes = len(batch) + len(users) + len(days) + len(group_days) + 1
+            if writes + new_writes > MAX_WRITES_PER_COMMIT:
+                break
+            batch.append(self._buffer.popleft())
+            users.add(event.user_id)
+            days.add(day)
+            group_days.add((event.group_id, day))
+        self._buffer.extendleft(reversed(skipped))
+        return batch
+
+    async def _dispatch(self) -> None:
+        assert self._task_group is not None
+        while True:
+            if not self._buffer:
+                if self._closing and not self._in_flight_events:
+                    return
+                if not self._closing and self._rate_dirty and not self._busy_shards:
+                    await self._refresh_rate()
+                    continue
+                await self._wait_change()
+                continue
+            shard, wait = self._free_shard(anyio.current_time())
+            if shard is None:
+                await self._wait_change(None if wait == float("inf") else wait)
+                continue
+            batch = self._take_batch()
+            if not batch:
+                await self._wait_change()
+                continue
+            self._buckets[shard].take(anyio.current_time())
+            self._busy_shards.add(shard)
+            self._in_flight_users.update(e.user_id for e in batch)
+            self._in_flight_events += len(batch)
+            self._task_group.start_soon(self._commit, shard, batch)
+
+    async def _commit(self, shard: int, batch: list[Verification]) -> None:
+        try:
+            outcome = await self._writer.write(batch, shard=shard)
+        except Exception as exc:  # noqa: BLE001 - never drop events: requeue and retry
+            self.stats.failed_commits += 1
+            log.error("commit of %d events failed, will retry: %s", len(batch), exc)
+            self._buffer.extendleft(reversed(batch))
+            await anyio.sleep(1.0)
+        else:
+            self.stats.commits += 1
+            self.stats.committed += outcome.written
+            self.stats.already_stored += outcome.already_stored
+            self.stats.conflicts += outcome.conflicts
+            self.stats.retries += outcome.retries
+            self._rate_dirty = self._rate_dirty or outcome.written > 0
+        finally:
+            self._busy_shards.discard(shard)
+            self._in_flight_users.difference_update(e.user_id for e in batch)
+            self._in_flight_events -= len(batch)
+            self._notify()
+
+    async def _refresh_rate(self) -> None:
+        """When idle, rewrite ``success_rate`` on ``_metadata/stats`` for other clients."""
+        self._rate_dirty = False
+        bucket = self._buckets[0]
+        wait = bucket.wait_time(anyio.current_time())
+        if wait:
+            self._rate_dirty = True
+            await self._wait_change(wait)
+            return
+        bucket.take(anyio.current_time())
+        try:
+            await self._store.stats.refresh_success_rate()
+        except Exception as exc:  # noqa: BLE001 - cosmetic field, retried when next dirty
+            log.warning("could not refresh success_rate: %s", exc)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def __aenter__(self) -> VerificationLogger:
+        self._closed = False
+        self._closing = False
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._dispatch)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self._closing = True
+        self._notify()
+        assert self._task_group is not None
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            self._closed = True
+            self._task_group = None

@@ -1,0 +1,224 @@
+"""Daily rollups and per-user first-seen state: the plan of one event batch.
+
+Pure functions, no I/O: given events and what is known of their users, say
+which documents one atomic batch must write. The verification logger and the
+SQL migration both commit such plans, so events, counters and rollups always
+land together.
+
+Documents (collection names get the store prefix):
+
+* ``rollups_daily/{YYYY-MM-DD}``: ``day``, ``date``, ``total``, ``success``,
+  ``failed``, ``error``, ``unique_users``, ``new_users``, and ``hours``
+  (``"00"``..``"23"`` -> counts by status).
+* ``rollups_group_daily/{group_id}_{YYYY-MM-DD}``: ``group_id``, ``day``,
+  ``date``, the same counts, ``unique_users`` and ``new_users`` (first seen in
+  that group).
+* ``verification_users/{user_id}``: ``first_seen``, ``first_day``, ``days``
+  (the most recent UTC days the user was seen) and ``groups``
+  (group id -> most recent days seen there).
+
+With ``shards > 1``, shard ``k`` writes ``{id}~{k}`` beside ``{id}``; readers
+add up every document of a day (they carry ``day`` and ``group_id`` fields).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from typing import Any
+
+from google.cloud import firestore
+
+from firestore_verify.models import Status, Verification
+
+__all__ = [
+    "DAILY",
+    "GROUP_DAILY",
+    "USERS",
+    "BatchPlan",
+    "UserState",
+    "day_key",
+    "plan_batch",
+    "rollup_id",
+]
+
+DAILY = "rollups_daily"
+GROUP_DAILY = "rollups_group_daily"
+USERS = "verification_users"
+#: How many recent days a user document remembers (analytics go back 90 days).
+REMEMBERED_DAYS = 100
+_STATUS_COUNTER = {
+    Status.SUCCESS: "success_count",
+    Status.FAILED: "failed_count",
+    Status.ERROR: "error_count",
+}
+
+
+def day_key(moment: datetime) -> str:
+    """The UTC day of ``moment`` as ``YYYY-MM-DD``."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def day_start(day: str) -> datetime:
+    """Midnight UTC at the start of ``day`` (``YYYY-MM-DD``)."""
+    return datetime.combine(date.fromisoformat(day), time(0), tzinfo=timezone.utc)
+
+
+def rollup_id(base: str, shard: int) -> str:
+    """The id of shard ``shard`` of rollup ``base`` (shard 0 is ``base`` itself)."""
+    return base if shard == 0 else f"{base}~{shard}"
+
+
+@dataclass
+class UserState:
+    """What is known of one user: whether stored, the days and groups seen."""
+
+    exists: bool = False
+    first_day: str | None = None
+    first_seen: datetime | None = None
+    days: list[str] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    #: ``update_time`` of the stored document, for the write precondition.
+    update_time: Any = None
+
+    @classmethod
+    def from_document(cls, data: Mapping[str, Any] | None, update_time: Any) -> UserState:
+        """The state stored in a ``verification_users`` document (``None``: new user)."""
+        if data is None:
+            return cls()
+        return cls(
+            exists=True,
+            first_day=data.get("first_day"),
+            first_seen=data.get("first_seen"),
+            days=list(data.get("days") or []),
+            groups={k: list(v) for k, v in (data.get("groups") or {}).items()},
+            update_time=update_time,
+        )
+
+    def knows(self, day: str, group_id: int) -> bool:
+        """Whether recording (day, group) would change nothing for this user."""
+        return self.exists and day in self.days and day in self.groups.get(str(group_id), ())
+
+    def to_document(self) -> dict[str, Any]:
+        """The ``verification_users`` document for this state."""
+        return {
+            "first_day": self.first_day,
+            "first_seen": self.first_seen,
+            "days": self.days,
+            "groups": self.groups,
+        }
+
+
+def _remember(days: list[str], day: str) -> list[str]:
+    return sorted({*days, day})[-REMEMBERED_DAYS:]
+
+
+@dataclass
+class _Counts:
+    by_field: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, delta: int = 1) -> None:
+        self.by_field[name] = self.by_field.get(name, 0) + delta
+
+
+@dataclass
+class BatchPlan:
+    """The writes one atomic batch makes for a list of events.
+
+    ``counters`` are increments for a counter shard; ``daily`` and
+    ``group_daily`` are rollup increments by document id base; ``users`` are the
+    user documents whose state changed (written create-only when new, else
+    with an ``update_time`` precondition).
+    """
+
+    events: list[Verification]
+    counters: dict[str, int]
+    daily: dict[str, dict[str, Any]]
+    group_daily: dict[str, dict[str, Any]]
+    users: dict[int, UserState]
+
+    @property
+    def write_count(self) -> int:
+        """How many document writes the batch holds (besides the counter shard)."""
+        return len(self.events) + len(self.daily) + len(self.group_daily) + len(self.users)
+
+
+def _nested_increments(counts: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for path, delta in counts.items():
+        node = out
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = firestore.Increment(delta)
+    return out
+
+
+def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -> BatchPlan:
+    """Plan the writes for ``events`` given the known state of their users.
+
+    ``users`` must hold a state for every user id of the events (a fresh
+    ``UserState()`` for users never stored). The input states are not changed;
+    the plan carries the new states of the users it touches.
+    """
+    ordered = sorted(events, key=lambda e: e.occurred_at)
+    counters = _Counts()
+    daily: dict[str, _Counts] = {}
+    group_daily: dict[str, _Counts] = {}
+    meta: dict[str, dict[str, Any]] = {}
+    states: dict[int, UserState] = {}
+    for event in ordered:
+        day = day_key(event.occurred_at)
+        hour = f"{event.occurred_at.astimezone(timezone.utc).hour:02d}"
+        status = event.status.value
+        counters.add("total_verifications")
+        counters.add(_STATUS_COUNTER[event.status])
+
+        d = daily.setdefault(day, _Counts())
+        meta.setdefault(day, {"day": day, "date": day_start(day)})
+        for name in ("total", status, f"hours.{hour}.total", f"hours.{hour}.{status}"):
+            d.add(name)
+        g_id = f"{event.group_id}_{day}"
+        g = group_daily.setdefault(g_id, _Counts())
+        meta.setdefault(g_id, {"group_id": event.group_id, "day": day, "date": day_start(day)})
+        g.add("total")
+        g.add(status)
+
+        base = states.get(event.user_id) or users[event.user_id]
+        if base.knows(day, event.group_id):
+            continue
+        state = UserState(
+            exists=base.exists, first_day=base.first_day, first_seen=base.first_seen,
+            days=list(base.days), groups={k: list(v) for k, v in base.groups.items()},
+            update_time=base.update_time,
+        )
+        if state.first_day is None:
+            state.first_day, state.first_seen = day, event.occurred_at
+            d.add("new_users")
+            counters.add("total_users")
+        if day not in state.days:
+            state.days = _remember(state.days, day)
+            d.add("unique_users")
+        group_key = str(event.group_id)
+        if group_key not in state.groups:
+            g.add("new_users")
+        if day not in state.groups.get(group_key, ()):
+            state.groups[group_key] = _remember(state.groups.get(group_key, []), day)
+            g.add("unique_users")
+        states[event.user_id] = state
+
+    def docs(source: dict[str, _Counts]) -> dict[str, dict[str, Any]]:
+        return {
+            key: {**meta[key], **_nested_increments(c.by_field),
+                  "updated_at": firestore.SERVER_TIMESTAMP}
+            for key, c in source.items()
+        }
+
+    return BatchPlan(
+        events=ordered,
+        counters=counters.by_field,
+        daily=docs(daily),
+        group_daily=docs(group_daily),
+        users=states,
+    )
