@@ -10,13 +10,32 @@ Everything public is re-exported here::
 """
 
 from firestore_verify import errors
+from firestore_verify.analytics import (
+    Activity,
+    Analytics,
+    Counts,
+    GroupStats,
+    GrowthPoint,
+    Summary,
+    TrendPoint,
+)
+from firestore_verify.counters import Drift, StatsRepository
 from firestore_verify.errors import (
     AlreadyExistsError,
     ConfigurationError,
     ConflictError,
     FirestoreVerifyError,
     InvalidInputError,
+    LoggerClosedError,
     NotFoundError,
+)
+from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
+from firestore_verify.live import LiveStream
+from firestore_verify.logger import (
+    BufferFullError,
+    LoggerSettings,
+    LoggerStats,
+    VerificationLogger,
 )
 from firestore_verify.models import (
     AdminUser,
@@ -40,19 +59,31 @@ from firestore_verify.store import Store, connect
 __version__ = "0.1.0"
 
 __all__ = [
+    "Activity",
     "AdminUser",
     "AlreadyExistsError",
+    "Analytics",
     "AuditEntry",
+    "BufferFullError",
     "ChannelInfo",
     "ChannelRef",
     "ConfigEntry",
     "ConfigurationError",
     "ConflictError",
+    "Counts",
+    "Drift",
     "EnforcedChannel",
+    "EventWriter",
     "Filter",
     "FirestoreVerifyError",
     "GroupInfo",
+    "GroupStats",
+    "GrowthPoint",
     "InvalidInputError",
+    "LiveStream",
+    "LoggerClosedError",
+    "LoggerSettings",
+    "LoggerStats",
     "NotFoundError",
     "Owner",
     "OwnerInfo",
@@ -61,10 +92,16 @@ __all__ = [
     "ProtectedGroup",
     "Role",
     "Stats",
+    "StatsRepository",
     "Status",
     "Store",
+    "Summary",
+    "TrendPoint",
     "Verification",
-    "__version__",
+    "VerificationLogger",
+    "VerificationRepository",
+    "WriteOutcome",
     "connect",
     "errors",
+    "__version__",
 ]

@@ -13,7 +13,7 @@ the verification logger refreshes the stored field for other clients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,10 @@ def shard_ref(store: Store, index: int) -> firestore.AsyncDocumentReference:
     """Counter shard ``index`` (0 is ``_metadata/stats`` itself)."""
     if index == 0:
         return stats_ref(store)
-    return stats_ref(store).collection(SHARDS_COLLECTION).document(str(index))
+    shard: firestore.AsyncDocumentReference = (
+        stats_ref(store).collection(SHARDS_COLLECTION).document(str(index))
+    )
+    return shard
 
 
 def increments(deltas: Mapping[str, int]) -> dict[str, Any]:
@@ -71,7 +74,7 @@ def increments(deltas: Mapping[str, int]) -> dict[str, Any]:
     return fields
 
 
-def sum_shards(documents: list[Mapping[str, Any]]) -> Stats:
+def sum_shards(documents: Sequence[Mapping[str, Any]]) -> Stats:
     """Add the counter fields of every shard document into one :class:`Stats`."""
     totals = dict.fromkeys(COUNTER_FIELDS, 0)
     last_updated = None

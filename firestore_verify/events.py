@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from google.api_core import exceptions as gexc
-from google.cloud import firestore
 
 from firestore_verify.counters import increments, shard_ref
 from firestore_verify.errors import ConflictError, InvalidInputError
@@ -152,6 +151,7 @@ class EventWriter:
         Raises:
             InvalidInputError: when the events would not fit in one commit.
             ConflictError: when concurrent writers kept winning.
+
         """
         pending = list(events)
         if len({e.id for e in pending}) != len(pending):
@@ -299,6 +299,7 @@ class VerificationRepository(Repository[Verification]):
 
         Raises:
             InvalidInputError: always.
+
         """
         raise InvalidInputError("verification events cannot be changed once recorded.")
 
@@ -307,6 +308,7 @@ class VerificationRepository(Repository[Verification]):
 
         Raises:
             InvalidInputError: always.
+
         """
         raise InvalidInputError(
             "verification events cannot be deleted one by one; counters and rollups count "

@@ -10,6 +10,7 @@ threads end); a listener that dies while the stream is open is re-created.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -64,10 +65,9 @@ class LiveStream(Generic[T]):
             loop = self._loop
             if loop is None or loop.is_closed() or self._closed:
                 return
-            try:
+            # The loop may close between the check and the call.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._deliver, index, snapshots)
-            except RuntimeError:  # loop closed between the check and the call
-                pass
 
         return on_snapshot
 

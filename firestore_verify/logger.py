@@ -139,6 +139,7 @@ class VerificationLogger:
             InvalidInputError: the event can never be written.
             BufferFullError: the buffer is full (use ``await put()`` to wait).
             LoggerClosedError: the logger is not running.
+
         """
         parsed = self._accept(event)
         if self.pending >= self.settings.buffer_size:
@@ -169,12 +170,12 @@ class VerificationLogger:
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def _wait_change(self, timeout: float | None = None) -> None:
+    async def _wait_change(self, limit: float | None = None) -> None:
         changed = self._changed
-        if timeout is None:
+        if limit is None:
             await changed.wait()
         else:
-            with anyio.move_on_after(timeout):
+            with anyio.move_on_after(limit):
                 await changed.wait()
 
     async def flush(self) -> None:
@@ -248,7 +249,7 @@ class VerificationLogger:
     async def _commit(self, shard: int, batch: list[Verification]) -> None:
         try:
             outcome = await self._writer.write(batch, shard=shard)
-        except Exception as exc:  # noqa: BLE001 - never drop events: requeue and retry
+        except Exception as exc:
             self.stats.failed_commits += 1
             log.error("commit of %d events failed, will retry: %s", len(batch), exc)
             self._buffer.extendleft(reversed(batch))
@@ -278,7 +279,7 @@ class VerificationLogger:
         bucket.take(anyio.current_time())
         try:
             await self._store.stats.refresh_success_rate()
-        except Exception as exc:  # noqa: BLE001 - cosmetic field, retried when next dirty
+        except Exception as exc:
             log.warning("could not refresh success_rate: %s", exc)
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -203,7 +203,8 @@ class Store:
         await self.close()
 
     def __repr__(self) -> str:
-        target = f"emulator {self.settings.emulator_host}" if self.settings.emulator_host else "cloud"
+        host = self.settings.emulator_host
+        target = f"emulator {host}" if host else "cloud"
         return (
             f"Store(project={self.project!r}, database={self.database!r}, "
             f"prefix={self.prefix!r}, {target})"

@@ -151,7 +151,7 @@ class Document(InputModel):
 
     def to_document(self) -> dict[str, Any]:
         """The Firestore document for this model (id excluded, server timestamps filled)."""
-        data = plain_value(self.model_dump(mode="python", exclude={self.id_field}))
+        data: dict[str, Any] = plain_value(self.model_dump(mode="python", exclude={self.id_field}))
         for name in self.server_timestamps:
             if data.get(name) is None:
                 data[name] = SERVER_TIMESTAMP

@@ -6,7 +6,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from firestore_verify.models._base import Document, InputModel, JsonMap, UserId, UtcDateTime, Username
+from firestore_verify.models._base import (
+    Document,
+    InputModel,
+    JsonMap,
+    UserId,
+    Username,
+    UtcDateTime,
+)
 
 __all__ = ["Owner", "OwnerInfo"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from firestore_verify.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from firestore_verify.live import LiveStream, document_source, query_source
 from firestore_verify.models._base import Document, invalid_input, plain_value
 
 if TYPE_CHECKING:
@@ -157,6 +159,7 @@ class Repository(Generic[DocT]):
 
         Raises:
             NotFoundError: when it does not exist.
+
         """
         found = await self.find(key)
         if found is None:
@@ -176,8 +179,9 @@ class Repository(Generic[DocT]):
         """Whether the document with id ``key`` exists."""
         return bool((await self.ref(key).get()).exists)
 
-    def _query(self, filters: Sequence[Filter], where: Mapping[str, Any]) -> Any:
-        query: Any = self._collection
+    def _query(self, filters: Sequence[Filter], where: Mapping[str, Any],
+               base: Any = None) -> Any:
+        query: Any = self._collection if base is None else base
         known = set(self.model.model_fields) - {self.model.id_field}
         for name, op, value in [*filters, *((k, "==", v) for k, v in where.items())]:
             if name not in known:
@@ -211,6 +215,7 @@ class Repository(Generic[DocT]):
             descending: Sort newest/largest first.
             filters: ``(field, operator, value)`` triples.
             **where: Equality filters, e.g. ``enabled=True``.
+
         """
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE_SIZE}, not {limit}.")
@@ -260,6 +265,34 @@ class Repository(Generic[DocT]):
         result = await self._query(filters, where).count().get()
         return int(result[0][0].value)
 
+    # -- live -------------------------------------------------------------------------
+    def watch(
+        self, *, filters: Sequence[Filter] = (), **where: Any
+    ) -> LiveStream[builtins.list[DocT]]:
+        """Every matching document, live: a new list (by id) whenever one changes.
+
+        Use ``async with repo.watch() as stream: async for docs in stream: ...``.
+        """
+        sync = self._store.sync_client.collection(self._store.collection_name(
+            self.model.collection))
+        query = self._query(filters, where, base=sync)
+
+        def combine(sources: builtins.list[builtins.list[Any]]) -> builtins.list[DocT]:
+            return [self._from_snapshot(s) for s in sorted(sources[0], key=lambda s: s.id)]
+
+        return LiveStream([query_source(query)], combine)
+
+    def watch_document(self, key: object) -> LiveStream[DocT | None]:
+        """One document, live: the model, or ``None`` while it does not exist."""
+        ref = self._store.sync_client.collection(self._store.collection_name(
+            self.model.collection)).document(self.key(key))
+
+        def combine(sources: builtins.list[builtins.list[Any]]) -> DocT | None:
+            snapshot = sources[0][0] if sources[0] else None
+            return self._from_snapshot(snapshot) if snapshot and snapshot.exists else None
+
+        return LiveStream([document_source(ref)], combine)
+
     # -- writes ---------------------------------------------------------------
     def _validate(self, data: DocT | Mapping[str, Any]) -> DocT:
         return self.model.parse(data)
@@ -270,6 +303,7 @@ class Repository(Generic[DocT]):
         Raises:
             AlreadyExistsError: when a document with that id exists.
             InvalidInputError: when ``data`` is not a valid model.
+
         """
         doc = self._validate(data)
         ref = self.ref(doc)
@@ -280,7 +314,7 @@ class Repository(Generic[DocT]):
         return self._from_snapshot(await ref.get())
 
     def _changed(self, current: DocT, changes: Mapping[str, Any]) -> tuple[DocT, dict[str, Any]]:
-        """Validate ``changes`` against ``current``; return the new model and the fields to write."""
+        """Validate ``changes`` against ``current``: the new model and the fields to write."""
         bad = set(changes) - set(self.model.model_fields)
         if bad:
             raise InvalidInputError(f"{self.resource} has no field(s) {', '.join(sorted(bad))}.")
@@ -312,6 +346,7 @@ class Repository(Generic[DocT]):
         Raises:
             NotFoundError: when the document does not exist.
             InvalidInputError: for unknown fields or invalid values.
+
         """
         ref = self.ref(key)
 

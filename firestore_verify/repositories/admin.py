@@ -25,6 +25,7 @@ class AdminRepository(Repository[AdminUser]):
 
         Raises:
             NotFoundError: when no admin has this uid.
+
         """
         try:
             await self.ref(uid).update({"last_login": firestore.SERVER_TIMESTAMP})

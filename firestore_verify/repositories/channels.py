@@ -39,6 +39,7 @@ class ChannelRepository(Repository[EnforcedChannel]):
         Raises:
             AlreadyExistsError: when it exists.
             InvalidInputError: when ``linked_groups`` is not empty.
+
         """
         doc = self._validate(data)
         if doc.linked_groups:
@@ -61,6 +62,7 @@ class ChannelRepository(Repository[EnforcedChannel]):
 
         Raises:
             NotFoundError: when the channel does not exist.
+
         """
         ref = self.ref(key)
 

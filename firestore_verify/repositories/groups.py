@@ -126,6 +126,7 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         Raises:
             InvalidInputError: bad ids, empty titles, duplicate or too many channels.
+
         """
         group_info = GroupInfo.parse(group)
         owner_info = OwnerInfo.parse(owner)
@@ -229,6 +230,7 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         Raises:
             NotFoundError: when the group was never protected.
+
         """
         ref = self.ref(group_id)
 
@@ -255,6 +257,7 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         Raises:
             NotFoundError: when the group does not exist.
+
         """
         info = ChannelInfo.parse(channel)
         group_ref = self.ref(group_id)
@@ -310,6 +313,7 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         Raises:
             NotFoundError: when the group does not exist.
+
         """
         group_ref = self.ref(group_id)
         channel_ref = self._channel_ref(channel_id)
@@ -344,6 +348,7 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         Raises:
             AlreadyExistsError: when the group exists (use :meth:`protect` to upsert).
+
         """
         from firestore_verify.errors import AlreadyExistsError
 

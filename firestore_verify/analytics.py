@@ -1,0 +1,292 @@
+"""Analytics from daily rollups: summaries, trends, user growth, per-group stats.
+
+Every period read touches one rollup document per day (per shard), never the
+events themselves, so a 30-day summary costs about 30 reads whatever the volume.
+The activity feed reads the latest events directly (it is a page, not a scan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Literal
+
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from firestore_verify.errors import InvalidInputError
+from firestore_verify.live import LiveStream, query_source
+from firestore_verify.models import Status, Verification
+from firestore_verify.repositories._base import Page
+from firestore_verify.rollups import DAILY, GROUP_DAILY, day_key, day_start
+
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
+
+__all__ = [
+    "Activity",
+    "Analytics",
+    "Counts",
+    "GroupStats",
+    "GrowthPoint",
+    "Period",
+    "Summary",
+    "TrendPoint",
+]
+
+#: The periods the dashboard offers.
+Period = Literal["24h", "7d", "30d", "90d"]
+_PERIOD_DAYS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
+_STATUSES = ("success", "failed", "error")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Verification counts by status."""
+
+    total: int = 0
+    success: int = 0
+    failed: int = 0
+    error: int = 0
+
+    @property
+    def success_rate(self) -> float:
+        """Percentage of checks that succeeded (0-100)."""
+        return round(self.success / self.total * 100, 2) if self.total else 0.0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.total + other.total, self.success + other.success,
+                      self.failed + other.failed, self.error + other.error)
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> Counts:
+        """Counts read from a rollup document (or one of its ``hours`` entries)."""
+        return cls(*(int(data.get(name) or 0) for name in ("total", *_STATUSES)))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Totals over a period."""
+
+    period: str
+    start: datetime
+    end: datetime
+    counts: Counts
+    #: Users seen for the first time ever during the period.
+    new_users: int
+    #: Rollup documents read to answer (the cost).
+    documents_read: int
+
+    @property
+    def success_rate(self) -> float:
+        """Percentage of checks that succeeded in the period."""
+        return self.counts.success_rate
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """One bucket (a UTC day or hour) of the verification trend."""
+
+    start: datetime
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class GrowthPoint:
+    """Users on one UTC day: first seen that day, and all seen up to its end."""
+
+    day: date
+    new_users: int
+    total_users: int
+    unique_users: int
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """One group's verifications today and over the last 7 days."""
+
+    group_id: int
+    today: Counts
+    week: Counts
+    unique_users_today: int
+    new_users_week: int
+
+    @property
+    def success_rate(self) -> float:
+        """The group's success rate over the week."""
+        return self.week.success_rate
+
+
+@dataclass
+class _DayTotals:
+    counts: Counts = field(default_factory=Counts)
+    hours: dict[int, Counts] = field(default_factory=dict)
+    new_users: int = 0
+    unique_users: int = 0
+
+
+def _merge(docs: Iterable[Mapping[str, Any]]) -> dict[str, _DayTotals]:
+    """Add up rollup shard documents by day."""
+    days: dict[str, _DayTotals] = {}
+    for data in docs:
+        totals = days.setdefault(data["day"], _DayTotals())
+        totals.counts = totals.counts + Counts.of(data)
+        totals.new_users += int(data.get("new_users") or 0)
+        totals.unique_users += int(data.get("unique_users") or 0)
+        for hour, values in (data.get("hours") or {}).items():
+            h = int(hour)
+            totals.hours[h] = totals.hours.get(h, Counts()) + Counts.of(values)
+    return days
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Activity:
+    """The activity feed: latest verification events, newest first."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def latest(self, *, limit: int = 50, cursor: str | None = None,
+                     status: Status | str | None = None,
+                     group_id: int | None = None) -> Page[Verification]:
+        """One page of events, newest first, optionally of one status and/or group."""
+        return await self._store.verifications.latest(limit=limit, cursor=cursor,
+                                                      status=status, group_id=group_id)
+
+    def watch(self, *, limit: int = 50, status: Status | str | None = None,
+              group_id: int | None = None) -> LiveStream[list[Verification]]:
+        """The latest ``limit`` events, live: a new list whenever one lands."""
+        if not 1 <= limit <= 500:
+            raise InvalidInputError(f"limit must be between 1 and 500, not {limit}.")
+        sync = self._store.sync_client
+        query: Any = sync.collection(self._store.collection_name(Verification.collection))
+        if status is not None:
+            query = query.where(filter=FieldFilter("status", "==", Status(status).value))
+        if group_id is not None:
+            query = query.where(filter=FieldFilter("group_id", "==", group_id))
+        query = query.order_by("occurred_at", direction=firestore.Query.DESCENDING).limit(limit)
+
+        def combine(sources: list[list[Any]]) -> list[Verification]:
+            events = [Verification.from_document(s.id, s.to_dict() or {}) for s in sources[0]]
+            return sorted(events, key=lambda e: e.occurred_at, reverse=True)
+
+        return LiveStream([query_source(query)], combine)
+
+
+class Analytics:
+    """Period analytics from the daily rollups (``store.analytics``)."""
+
+    def __init__(self, store: Store, *, clock: Any = _now) -> None:
+        self._store = store
+        self._clock = clock
+        #: The activity feed (latest events, live).
+        self.activity = Activity(store)
+
+    async def _daily(self, first: date, last: date) -> tuple[dict[str, _DayTotals], int]:
+        col = self._store.collection(DAILY)
+        query = (col.where(filter=FieldFilter("__name__", ">=", col.document(first.isoformat())))
+                    .where(filter=FieldFilter("__name__", "<=",
+                                              col.document(f"{last.isoformat()}~~"))))
+        docs = [s.to_dict() or {} async for s in query.stream()]
+        return _merge(docs), len(docs)
+
+    async def _group_daily(self, group_id: int, first: date,
+                           last: date) -> dict[str, _DayTotals]:
+        col = self._store.collection(GROUP_DAILY)
+        low, high = f"{group_id}_{first.isoformat()}", f"{group_id}_{last.isoformat()}~~"
+        query = (col.where(filter=FieldFilter("__name__", ">=", col.document(low)))
+                    .where(filter=FieldFilter("__name__", "<=", col.document(high))))
+        return _merge([s.to_dict() or {} async for s in query.stream()])
+
+    def _period(self, period: str) -> tuple[datetime, datetime, int]:
+        if period not in _PERIOD_DAYS:
+            raise InvalidInputError(
+                f"unknown period {period!r}; use one of {', '.join(_PERIOD_DAYS)}."
+            )
+        now = self._clock()
+        return now, now - timedelta(days=_PERIOD_DAYS[period]), _PERIOD_DAYS[period]
+
+    async def summary(self, period: Period | str = "7d") -> Summary:
+        """Counts and success rate over ``24h`` (rolling, by hour) or the last N UTC days."""
+        now, start, days = self._period(period)
+        if period == "24h":
+            totals, read = await self._daily(start.date(), now.date())
+            counts = Counts()
+            for day, t in totals.items():
+                for hour, c in t.hours.items():
+                    moment = day_start(day) + timedelta(hours=hour)
+                    if start - timedelta(hours=1) < moment <= now:
+                        counts = counts + c
+            new_users = sum(t.new_users for t in totals.values())
+            return Summary(period, start.replace(minute=0, second=0, microsecond=0), now,
+                           counts, new_users, read)
+        first = now.date() - timedelta(days=days - 1)
+        totals, read = await self._daily(first, now.date())
+        counts = sum((t.counts for t in totals.values()), Counts())
+        return Summary(period, day_start(first.isoformat()), now, counts,
+                       sum(t.new_users for t in totals.values()), read)
+
+    async def trend(self, period: Period | str = "7d", *,
+                    granularity: Literal["day", "hour"] = "day") -> list[TrendPoint]:
+        """Total / successful / failed (and error) per UTC day or hour, oldest first.
+
+        Buckets with no verifications are included with zero counts.
+        """
+        if granularity not in ("day", "hour"):
+            raise InvalidInputError("granularity must be 'day' or 'hour'.")
+        now, start, days = self._period(period)
+        first = start.date() if period == "24h" else now.date() - timedelta(days=days - 1)
+        totals, _ = await self._daily(first, now.date())
+        points: list[TrendPoint] = []
+        day = first
+        while day <= now.date():
+            t = totals.get(day.isoformat(), _DayTotals())
+            if granularity == "day":
+                points.append(TrendPoint(day_start(day.isoformat()), t.counts))
+            else:
+                for hour in range(24):
+                    moment = day_start(day.isoformat()) + timedelta(hours=hour)
+                    if moment > now or (period == "24h" and moment <= start - timedelta(hours=1)):
+                        continue
+                    points.append(TrendPoint(moment, t.hours.get(hour, Counts())))
+            day += timedelta(days=1)
+        return points
+
+    async def growth(self, period: Period | str = "30d") -> list[GrowthPoint]:
+        """New users and the running total of users per UTC day, oldest first."""
+        now, _, days = self._period(period)
+        first = now.date() - timedelta(days=days - 1)
+        totals, _ = await self._daily(first, now.date())
+        total_now = (await self._store.stats.get()).total_users
+        new_in_period = sum(t.new_users for t in totals.values())
+        running = total_now - new_in_period
+        points: list[GrowthPoint] = []
+        day = first
+        while day <= now.date():
+            t = totals.get(day.isoformat(), _DayTotals())
+            running += t.new_users
+            points.append(GrowthPoint(day, t.new_users, running, t.unique_users))
+            day += timedelta(days=1)
+        return points
+
+    async def group(self, group_id: int) -> GroupStats:
+        """One group's counts today and over the last 7 UTC days (7 rollups per shard)."""
+        today = self._clock().date()
+        totals = await self._group_daily(group_id, today - timedelta(days=6), today)
+        today_totals = totals.get(today.isoformat(), _DayTotals())
+        return GroupStats(
+            group_id=group_id,
+            today=today_totals.counts,
+            week=sum((t.counts for t in totals.values()), Counts()),
+            unique_users_today=today_totals.unique_users,
+            new_users_week=sum(t.new_users for t in totals.values()),
+        )
+
+    @staticmethod
+    def day_of(moment: datetime) -> str:
+        """The rollup day key (UTC ``YYYY-MM-DD``) of ``moment``."""
+        return day_key(moment)
