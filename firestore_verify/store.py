@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Store", "connect"]
 
+#: How long close() lets calls in flight finish before cancelling them.
+_CLOSE_GRACE_SECONDS = 1.0
+
 
 def _google_credentials(settings: ConnectionSettings) -> Any:
     if settings.emulator_host is not None:
@@ -179,10 +182,13 @@ class Store:
         """Close the clients' channels. The store cannot be used afterwards."""
         # Client.close() only closes an HTTP session; the gRPC channel (bound to the
         # running event loop for the async client) must be closed through its transport.
+        # With a grace period, calls still finishing (a stream's final status) complete
+        # on this loop; cancelled ones would complete later on a loop that may be closed
+        # by then, and grpc would fail the next loop with "Event loop is closed".
         clients: list[Any] = [self.client]
         transport = getattr(self.client, "_transport", None)
         if transport is not None:
-            await transport.close()
+            await transport.grpc_channel.close(grace=_CLOSE_GRACE_SECONDS)
         if self._sync_client is not None:
             sync_transport = getattr(self._sync_client, "_transport", None)
             if sync_transport is not None:
