@@ -76,6 +76,9 @@ def _decode_cursor(cursor: str, expected: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != expected:
             raise ValueError("wrong shape")
+        if not isinstance(values[-1], str) or not values[-1] or "/" in values[-1]:
+            # Firestore would answer with a raw InvalidArgument (or the client a ValueError).
+            raise ValueError("no document id at its end")
         return [dec(v) for v in values]
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(
