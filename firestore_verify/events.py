@@ -273,7 +273,8 @@ class VerificationRepository(Repository[Verification]):
         Events whose id is already stored are skipped and not counted again, so
         re-running an import is harmless.
         """
-        parsed = [self._validate(e) for e in events]
+        # Oldest first: users' first-seen days then rarely need moving back.
+        parsed = sorted((self._validate(e) for e in events), key=lambda e: e.occurred_at)
         written = already = conflicts = retries = 0
         chunk: list[Verification] = []
         for event in parsed:

@@ -12,6 +12,7 @@ every hot document at or under ``max_writes_per_second`` for this process.
 from __future__ import annotations
 
 import logging
+import random
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
@@ -64,6 +65,8 @@ class LoggerStats(BaseModel):
     conflicts: int = 0
     retries: int = 0
     failed_commits: int = 0
+    #: Most writes any one hot document got from this logger within one second.
+    peak_writes_per_second: int = 0
 
 
 class _Bucket:
@@ -74,6 +77,7 @@ class _Bucket:
         self.size = size
         self.tokens = float(size)
         self.stamp = anyio.current_time()
+        self.recent: deque[float] = deque()
 
     def _refill(self, now: float) -> None:
         self.tokens = min(self.size, self.tokens + (now - self.stamp) * self.rate)
@@ -83,9 +87,14 @@ class _Bucket:
         self._refill(now)
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
-    def take(self, now: float) -> None:
+    def take(self, now: float) -> int:
+        """Spend a token; return the writes made in the last second, this one included."""
         self._refill(now)
         self.tokens -= 1
+        self.recent.append(now)
+        while self.recent and self.recent[0] <= now - 1.0:
+            self.recent.popleft()
+        return len(self.recent)
 
 
 class VerificationLogger:
@@ -106,11 +115,8 @@ class VerificationLogger:
         self._in_flight_users: set[int] = set()
         self._in_flight_events = 0
         self._busy_shards: set[int] = set()
-        self._buckets = [
-            _Bucket(settings.max_writes_per_second, settings.burst)
-            for _ in range(settings.shards)
-        ]
-        self._changed = anyio.Event()
+        self._buckets: list[_Bucket] = []
+        self._changed: anyio.Event | None = None
         self._closing = False
         self._closed = True
         self._task_group: TaskGroup | None = None
@@ -167,11 +173,13 @@ class VerificationLogger:
         self._notify()
 
     def _notify(self) -> None:
-        self._changed.set()
+        if self._changed is not None:
+            self._changed.set()
         self._changed = anyio.Event()
 
     async def _wait_change(self, limit: float | None = None) -> None:
         changed = self._changed
+        assert changed is not None
         if limit is None:
             await changed.wait()
         else:
@@ -187,7 +195,10 @@ class VerificationLogger:
     def _free_shard(self, now: float) -> tuple[int | None, float]:
         """A shard that may commit now, else the time until one may."""
         best_wait = float("inf")
-        for index, bucket in enumerate(self._buckets):
+        # Random order: processes sharing the shards rarely pick the same one at once.
+        order = random.sample(range(len(self._buckets)), len(self._buckets))
+        for index in order:
+            bucket = self._buckets[index]
             if index in self._busy_shards:
                 continue
             wait = 0.0 if self._closing else bucket.wait_time(now)
@@ -240,11 +251,15 @@ class VerificationLogger:
             if not batch:
                 await self._wait_change()
                 continue
-            self._buckets[shard].take(anyio.current_time())
+            self._take(shard)
             self._busy_shards.add(shard)
             self._in_flight_users.update(e.user_id for e in batch)
             self._in_flight_events += len(batch)
             self._task_group.start_soon(self._commit, shard, batch)
+
+    def _take(self, shard: int) -> None:
+        recent = self._buckets[shard].take(anyio.current_time())
+        self.stats.peak_writes_per_second = max(self.stats.peak_writes_per_second, recent)
 
     async def _commit(self, shard: int, batch: list[Verification]) -> None:
         try:
@@ -276,7 +291,7 @@ class VerificationLogger:
             self._rate_dirty = True
             await self._wait_change(wait)
             return
-        bucket.take(anyio.current_time())
+        self._take(0)
         try:
             await self._store.stats.refresh_success_rate()
         except Exception as exc:
@@ -284,6 +299,11 @@ class VerificationLogger:
 
     # -- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> VerificationLogger:
+        self._buckets = [
+            _Bucket(self.settings.max_writes_per_second, self.settings.burst)
+            for _ in range(self.settings.shards)
+        ]
+        self._changed = anyio.Event()
         self._closed = False
         self._closing = False
         self._task_group = anyio.create_task_group()

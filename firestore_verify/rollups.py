@@ -79,6 +79,8 @@ class UserState:
     first_seen: datetime | None = None
     days: list[str] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
+    #: Group id -> the first UTC day the user was seen there.
+    group_first: dict[str, str] = field(default_factory=dict)
     #: ``update_time`` of the stored document, for the write precondition.
     update_time: Any = None
 
@@ -93,12 +95,20 @@ class UserState:
             first_seen=data.get("first_seen"),
             days=list(data.get("days") or []),
             groups={k: list(v) for k, v in (data.get("groups") or {}).items()},
+            group_first=dict(data.get("group_first") or {}),
             update_time=update_time,
         )
 
     def knows(self, day: str, group_id: int) -> bool:
         """Whether recording (day, group) would change nothing for this user."""
-        return self.exists and day in self.days and day in self.groups.get(str(group_id), ())
+        return (
+            self.exists
+            and day in self.days
+            and day in self.groups.get(str(group_id), ())
+            and self.first_day is not None
+            and self.first_day <= day
+            and self.group_first.get(str(group_id), day) <= day
+        )
 
     def to_document(self) -> dict[str, Any]:
         """The ``verification_users`` document for this state."""
@@ -107,6 +117,7 @@ class UserState:
             "first_seen": self.first_seen,
             "days": self.days,
             "groups": self.groups,
+            "group_first": self.group_first,
         }
 
 
@@ -168,6 +179,15 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
     group_daily: dict[str, _Counts] = {}
     meta: dict[str, dict[str, Any]] = {}
     states: dict[int, UserState] = {}
+    def day_counts(day: str) -> _Counts:
+        meta.setdefault(day, {"day": day, "date": day_start(day)})
+        return daily.setdefault(day, _Counts())
+
+    def group_counts(group_id: int, day: str) -> _Counts:
+        key = f"{group_id}_{day}"
+        meta.setdefault(key, {"group_id": group_id, "day": day, "date": day_start(day)})
+        return group_daily.setdefault(key, _Counts())
+
     for event in ordered:
         day = day_key(event.occurred_at)
         hour = f"{event.occurred_at.astimezone(timezone.utc).hour:02d}"
@@ -175,13 +195,10 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
         counters.add("total_verifications")
         counters.add(_STATUS_COUNTER[event.status])
 
-        d = daily.setdefault(day, _Counts())
-        meta.setdefault(day, {"day": day, "date": day_start(day)})
+        d = day_counts(day)
         for name in ("total", status, f"hours.{hour}.total", f"hours.{hour}.{status}"):
             d.add(name)
-        g_id = f"{event.group_id}_{day}"
-        g = group_daily.setdefault(g_id, _Counts())
-        meta.setdefault(g_id, {"group_id": event.group_id, "day": day, "date": day_start(day)})
+        g = group_counts(event.group_id, day)
         g.add("total")
         g.add(status)
 
@@ -191,17 +208,26 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
         state = UserState(
             exists=base.exists, first_day=base.first_day, first_seen=base.first_seen,
             days=list(base.days), groups={k: list(v) for k, v in base.groups.items()},
-            update_time=base.update_time,
+            group_first=dict(base.group_first), update_time=base.update_time,
         )
         if state.first_day is None:
             state.first_day, state.first_seen = day, event.occurred_at
             d.add("new_users")
             counters.add("total_users")
+        elif day < state.first_day:
+            # An event older than the user's first one (a backfill): move "new" back.
+            day_counts(state.first_day).add("new_users", -1)
+            state.first_day, state.first_seen = day, event.occurred_at
+            d.add("new_users")
         if day not in state.days:
             state.days = _remember(state.days, day)
             d.add("unique_users")
         group_key = str(event.group_id)
-        if group_key not in state.groups:
+        first_here = state.group_first.get(group_key)
+        if first_here is None or day < first_here:
+            if first_here is not None:
+                group_counts(event.group_id, first_here).add("new_users", -1)
+            state.group_first[group_key] = day
             g.add("new_users")
         if day not in state.groups.get(group_key, ()):
             state.groups[group_key] = _remember(state.groups.get(group_key, []), day)

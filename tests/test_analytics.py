@@ -1,0 +1,111 @@
+"""Analytics from rollups match a recount of the raw events."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from helpers_events import make_events, raw_events
+
+import firestore_verify as fv
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime.now(timezone.utc).replace(minute=30, second=0, microsecond=0)
+
+
+def recount(events: list[dict], start: datetime, end: datetime) -> fv.Counts:
+    chosen = [e for e in events if start <= e["occurred_at"] <= end]
+    by = Counter(e["status"] for e in chosen)
+    return fv.Counts(len(chosen), by["success"], by["failed"], by["error"])
+
+
+@pytest.fixture
+async def history(store: fv.Store) -> list[dict]:
+    """~600 events over the last 40 days, plus a burst around the last UTC midnight."""
+    midnight = NOW.replace(hour=0, minute=0)
+    events = make_events(500, users=80, start=NOW - timedelta(days=40),
+                         spread=timedelta(days=40), seed=3)
+    events += make_events(100, users=80, start=midnight - timedelta(minutes=20),
+                          spread=timedelta(minutes=40), seed=4)
+    await store.verifications.write_many(events)
+    return await raw_events(store)
+
+
+async def test_summaries_match_a_recount(store: fv.Store, history: list[dict]) -> None:
+    analytics = fv.Analytics(store, clock=lambda: NOW)
+    for period, days in (("7d", 7), ("30d", 30), ("90d", 90)):
+        summary = await analytics.summary(period)
+        start = (NOW - timedelta(days=days - 1)).replace(hour=0, minute=0)
+        assert summary.counts == recount(history, start, NOW), period
+        assert summary.success_rate == summary.counts.success_rate
+        assert summary.documents_read <= days
+    day = await analytics.summary("24h")
+    # Hour buckets: everything from the start of the hour 24h ago up to now.
+    assert day.counts == recount(history, day.start, NOW)
+
+
+async def test_thirty_day_summary_reads_one_rollup_per_day(store: fv.Store,
+                                                          history: list[dict]) -> None:
+    summary = await fv.Analytics(store, clock=lambda: NOW).summary("30d")
+    days_with_events = {e["occurred_at"].date() for e in history
+                        if e["occurred_at"].date() > (NOW - timedelta(days=30)).date()}
+    assert summary.documents_read == len(days_with_events)
+
+
+async def test_daily_and_hourly_trend(store: fv.Store, history: list[dict]) -> None:
+    analytics = fv.Analytics(store, clock=lambda: NOW)
+    daily = await analytics.trend("7d")
+    assert len(daily) == 7
+    for point in daily:
+        end = point.start + timedelta(days=1) - timedelta(microseconds=1)
+        assert point.counts == recount(history, point.start, end)
+    hourly = await analytics.trend("24h", granularity="hour")
+    assert 24 <= len(hourly) <= 25
+    for point in hourly:
+        end = point.start + timedelta(hours=1) - timedelta(microseconds=1)
+        assert point.counts == recount(history, point.start, end)
+    with pytest.raises(fv.InvalidInputError):
+        await analytics.trend("7d", granularity="minute")  # type: ignore[arg-type]
+
+
+async def test_user_growth(store: fv.Store, history: list[dict]) -> None:
+    points = await fv.Analytics(store, clock=lambda: NOW).growth("30d")
+    assert len(points) == 30
+    first_seen: dict[int, datetime] = {}
+    for e in sorted(history, key=lambda e: e["occurred_at"]):
+        first_seen.setdefault(e["user_id"], e["occurred_at"])
+    for point in points:
+        end = datetime.combine(point.day, datetime.max.time(), tzinfo=timezone.utc)
+        assert point.new_users == sum(1 for t in first_seen.values() if t.date() == point.day)
+        assert point.total_users == sum(1 for t in first_seen.values() if t <= end)
+        assert point.unique_users == len({e["user_id"] for e in history
+                                          if e["occurred_at"].date() == point.day})
+
+
+async def test_group_stats(store: fv.Store, history: list[dict]) -> None:
+    stats = await fv.Analytics(store, clock=lambda: NOW).group(-1001)
+    mine = [e for e in history if e["group_id"] == -1001]
+    today = NOW.replace(hour=0, minute=0)
+    assert stats.today == recount(mine, today, NOW)
+    assert stats.week == recount(mine, today - timedelta(days=6), NOW)
+    assert stats.unique_users_today == len({e["user_id"] for e in mine
+                                            if e["occurred_at"] >= today})
+
+
+async def test_activity_feed_newest_first_with_filters(store: fv.Store,
+                                                       history: list[dict]) -> None:
+    page = await store.analytics.activity.latest(limit=20, status="failed", group_id=-1002)
+    expected = sorted((e for e in history if e["status"] == "failed" and e["group_id"] == -1002),
+                      key=lambda e: e["occurred_at"], reverse=True)[:20]
+    assert [e.occurred_at for e in page.items] == [e["occurred_at"] for e in expected]
+    assert all(e.status is fv.Status.FAILED and e.group_id == -1002 for e in page.items)
+    following = await store.analytics.activity.latest(limit=20, status="failed",
+                                                      group_id=-1002, cursor=page.next_cursor)
+    assert following.items[0].occurred_at <= page.items[-1].occurred_at
+
+
+async def test_unknown_period_is_a_typed_error(store: fv.Store) -> None:
+    with pytest.raises(fv.InvalidInputError, match="7d"):
+        await store.analytics.summary("1y")
