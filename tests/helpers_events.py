@@ -51,7 +51,7 @@ def expected_rollups(events: list[dict[str, Any]]) -> dict[str, Any]:
     for e in sorted(events, key=lambda e: e["occurred_at"]):
         day = e["occurred_at"].astimezone(timezone.utc).strftime("%Y-%m-%d")
         gkey = f"{e['group_id']}_{day}"
-        for c, key in ((daily[day], None), (group_daily[gkey], None)):
+        for c in (daily[day], group_daily[gkey]):
             c["total"] += 1
             c[e["status"]] += 1
         users_by_day[day].add(e["user_id"])

@@ -7,10 +7,6 @@ from datetime import datetime, timedelta, timezone
 import anyio
 import pytest
 from google.api_core import exceptions as gexc
-
-import firestore_verify as fv
-from firestore_verify.counters import increments, shard_ref
-from firestore_verify.rollups import DAILY, GROUP_DAILY
 from helpers_events import (
     assert_counters_match_events,
     expected_rollups,
@@ -18,6 +14,10 @@ from helpers_events import (
     raw_events,
     stored_rollups,
 )
+
+import firestore_verify as fv
+from firestore_verify.counters import increments, shard_ref
+from firestore_verify.rollups import DAILY, GROUP_DAILY
 
 pytestmark = pytest.mark.anyio
 

@@ -88,7 +88,8 @@ async def test_slow_consumer_gets_the_latest_value_only(store: fv.Store) -> None
             await store.config.set("mode", value)
         await anyio.sleep(1.0)  # the consumer is busy; values pile up in Firestore only
         latest = await mode.next()
-        assert latest is not None and latest.value == 9
+        assert latest is not None
+        assert latest.value == 9
 
 
 async def test_closing_stops_the_listener_threads(store: fv.Store) -> None:
