@@ -19,6 +19,7 @@ from firestore_verify.analytics import (
     Summary,
     TrendPoint,
 )
+from firestore_verify.cache import CacheSettings, CacheStats, MembershipCache
 from firestore_verify.counters import Drift, StatsRepository
 from firestore_verify.errors import (
     AlreadyExistsError,
@@ -65,6 +66,8 @@ __all__ = [
     "Analytics",
     "AuditEntry",
     "BufferFullError",
+    "CacheSettings",
+    "CacheStats",
     "ChannelInfo",
     "ChannelRef",
     "ConfigEntry",
@@ -84,6 +87,7 @@ __all__ = [
     "LoggerClosedError",
     "LoggerSettings",
     "LoggerStats",
+    "MembershipCache",
     "NotFoundError",
     "Owner",
     "OwnerInfo",
