@@ -1,0 +1,159 @@
+"""pytest plugin: the Cloud Firestore emulator as fixtures.
+
+Registered automatically (entry point ``pytest11``) when firestore-verify is
+installed.
+
+Fixtures:
+
+- ``firestore_emulator`` (session): the running ``FirestoreEmulator``, started the
+  first time a test asks for it and stopped at the end of the session. While it
+  runs, ``FIRESTORE_EMULATOR_HOST`` points at it.
+- ``firestore_project`` (function): a fresh project id (``test-<hex>``) for one
+  test; its data is wiped afterwards.
+- ``store`` (function, async): ``await connect(project=firestore_project,
+  emulator_host=...)``, closed afterwards. Runs with anyio's pytest plugin
+  (``@pytest.mark.anyio``) on the asyncio backend.
+- ``firestore_emulator_rules`` (session): ``None``; override it to return the path
+  of a ``firestore.rules`` file.
+
+Settings:
+
+- ``--firestore-emulator-host=HOST:PORT`` or ``FIRESTORE_VERIFY_EMULATOR_HOST``:
+  reuse an emulator that is already running instead of starting one.
+- ``FIRESTORE_VERIFY_REQUIRE_EMULATOR=1``: fail (instead of skip) the tests that
+  need the emulator when Java or the emulator is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from firestore_verify.errors import ConfigurationError
+from firestore_verify.store import Store, connect
+from firestore_verify.testing.emulator import EmulatorError, FirestoreEmulator
+
+__all__ = [
+    "HOST_ENV_VAR",
+    "REQUIRE_ENV_VAR",
+    "firestore_emulator",
+    "firestore_emulator_rules",
+    "firestore_project",
+    "store",
+]
+
+#: Set to ``1`` to make a missing emulator or Java fail the tests instead of skipping them.
+REQUIRE_ENV_VAR = "FIRESTORE_VERIFY_REQUIRE_EMULATOR"
+#: ``HOST:PORT`` of a running emulator to reuse (same as ``--firestore-emulator-host``).
+HOST_ENV_VAR = "FIRESTORE_VERIFY_EMULATOR_HOST"
+
+_TRUTHY = {"1", "true", "yes", "on"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--firestore-emulator-host``."""
+    group = parser.getgroup("firestore-verify", "Cloud Firestore emulator (firestore-verify)")
+    group.addoption(
+        "--firestore-emulator-host",
+        dest="firestore_emulator_host",
+        default=None,
+        metavar="HOST:PORT",
+        help=(
+            "reuse the Firestore emulator already running at HOST:PORT instead of "
+            f"starting one (default: ${HOST_ENV_VAR})."
+        ),
+    )
+
+
+def _emulator_required() -> bool:
+    return os.environ.get(REQUIRE_ENV_VAR, "").strip().lower() in _TRUTHY
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator_rules() -> str | os.PathLike[str] | None:
+    """Return the security rules file for the emulator the plugin starts (``None``: no rules).
+
+    Override this fixture (session scope) in a ``conftest.py`` to load yours.
+    The admin SDK, and so ``firestore_verify.store.connect``, bypasses rules.
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def firestore_emulator(
+    request: pytest.FixtureRequest,
+    firestore_emulator_rules: str | os.PathLike[str] | None,
+) -> Iterator[FirestoreEmulator]:
+    """Yield the Cloud Firestore emulator of this test session, started on first use.
+
+    Reuses a running emulator when ``--firestore-emulator-host`` or
+    ``FIRESTORE_VERIFY_EMULATOR_HOST`` is given. Skips the requesting tests when
+    Java or the emulator is not installed, or fails them when
+    ``FIRESTORE_VERIFY_REQUIRE_EMULATOR=1``. Sets ``FIRESTORE_EMULATOR_HOST``
+    while it runs and restores the previous value at the end of the session.
+    """
+    host = request.config.getoption("firestore_emulator_host") or os.environ.get(HOST_ENV_VAR)
+    try:
+        if host:
+            emulator = FirestoreEmulator.attach(host)
+        else:
+            emulator = FirestoreEmulator(rules=firestore_emulator_rules).start()
+    except ConfigurationError as exc:
+        if _emulator_required():
+            pytest.fail(
+                f"{exc} ({REQUIRE_ENV_VAR} is set, so this fails instead of skipping)",
+                pytrace=False,
+            )
+        pytest.skip(f"Firestore emulator unavailable: {exc}")
+    except EmulatorError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FIRESTORE_EMULATOR_HOST", emulator.host)
+    try:
+        yield emulator
+    finally:
+        patch.undo()
+        emulator.stop()
+
+
+@pytest.fixture
+def firestore_project(firestore_emulator: FirestoreEmulator) -> Iterator[str]:
+    """Yield a project id of its own for one test (``test-<16 hex>``), wiped afterwards."""
+    project = f"test-{uuid.uuid4().hex[:16]}"
+    yield project
+    firestore_emulator.wipe(project)
+
+
+@pytest.fixture
+def _firestore_verify_asyncio(anyio_backend: object) -> None:
+    """Skip ``store`` on anyio backends other than asyncio (google's client needs asyncio)."""
+    # anyio accepts a backend name, or a (name, options) tuple.
+    name = anyio_backend[0] if isinstance(anyio_backend, tuple) else anyio_backend
+    if name != "asyncio":
+        pytest.skip(
+            f"the store fixture needs anyio's asyncio backend, not {name!r} (google-cloud-"
+            "firestore's AsyncClient is asyncio-only); define an `anyio_backend` fixture "
+            "returning 'asyncio' in conftest.py to drop this variant."
+        )
+
+
+@pytest.fixture
+async def store(
+    firestore_emulator: FirestoreEmulator,
+    firestore_project: str,
+    _firestore_verify_asyncio: None,
+) -> AsyncIterator[Store]:
+    """Yield a ``firestore_verify.store.Store`` on ``firestore_project`` in the emulator.
+
+    Async: mark the test ``@pytest.mark.anyio`` (anyio's pytest plugin runs it).
+    Closed after the test; the project's data is wiped.
+    """
+    connected = await connect(project=firestore_project, emulator_host=firestore_emulator.host)
+    try:
+        yield connected
+    finally:
+        await connected.close()
