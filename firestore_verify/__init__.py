@@ -34,6 +34,7 @@ from firestore_verify.events import EventWriter, VerificationRepository, WriteOu
 from firestore_verify.live import LiveStream
 from firestore_verify.logger import (
     BufferFullError,
+    FlushTimeoutError,
     LoggerSettings,
     LoggerStats,
     VerificationLogger,
@@ -79,6 +80,7 @@ __all__ = [
     "EventWriter",
     "Filter",
     "FirestoreVerifyError",
+    "FlushTimeoutError",
     "GroupInfo",
     "GroupStats",
     "GrowthPoint",

@@ -171,6 +171,17 @@ class EventWriter:
         while pending:
             states = await self._user_states(pending)
             plan = plan_batch(pending, states)
+            if plan.write_count + 1 > MAX_WRITES_PER_COMMIT:
+                # Backfilled events can add rollup corrections: split and write each half.
+                half = len(pending) // 2
+                first = await self.write(pending[:half], shard=shard)
+                second = await self.write(pending[half:], shard=shard)
+                return WriteOutcome(
+                    written=first.written + second.written,
+                    already_stored=total - first.written - second.written,
+                    conflicts=conflicts + first.conflicts + second.conflicts,
+                    retries=retries + first.retries + second.retries,
+                )
             batch = self._store.client.batch()
             for event in plan.events:
                 batch.create(self._events.document(event.id), event.to_document())

@@ -29,13 +29,35 @@ from firestore_verify.models import Verification
 if TYPE_CHECKING:
     from firestore_verify.store import Store
 
-__all__ = ["BufferFullError", "LoggerSettings", "LoggerStats", "VerificationLogger"]
+__all__ = [
+    "BufferFullError",
+    "FlushTimeoutError",
+    "LoggerSettings",
+    "LoggerStats",
+    "VerificationLogger",
+]
 
 log = logging.getLogger("firestore_verify.logger")
 
 
 class BufferFullError(FirestoreVerifyError):
     """``record()`` found the buffer full: await ``put()`` to wait for room instead."""
+
+
+class FlushTimeoutError(FirestoreVerifyError):
+    """Closing the logger could not commit everything within ``close_timeout``.
+
+    Nothing is lost: ``unwritten`` holds every event that was not committed,
+    for the caller to keep (and write later with ``write_many``, which skips
+    any that did land).
+    """
+
+    def __init__(self, unwritten: list[Verification], timeout: float) -> None:
+        super().__init__(
+            f"{len(unwritten)} events were not committed within {timeout:g}s of closing "
+            "(is Firestore reachable?); they are in .unwritten: store them and retry."
+        )
+        self.unwritten = unwritten
 
 
 class LoggerSettings(BaseModel):
@@ -53,6 +75,8 @@ class LoggerSettings(BaseModel):
     max_batch_events: int = Field(default=400, ge=1, le=490)
     #: Most events buffered or in flight; ``record()`` refuses beyond it.
     buffer_size: int = Field(default=10_000, ge=1)
+    #: Seconds closing may take to commit what is left (``None``: no limit).
+    close_timeout: float | None = Field(default=60.0, gt=0)
 
 
 class LoggerStats(BaseModel):
@@ -120,6 +144,7 @@ class VerificationLogger:
         self._closing = False
         self._closed = True
         self._task_group: TaskGroup | None = None
+        self._in_flight: dict[int, list[Verification]] = {}
         self._rate_dirty = False
         #: What this logger has done so far.
         self.stats = LoggerStats()
@@ -255,6 +280,7 @@ class VerificationLogger:
             self._busy_shards.add(shard)
             self._in_flight_users.update(e.user_id for e in batch)
             self._in_flight_events += len(batch)
+            self._in_flight[id(batch)] = batch
             self._task_group.start_soon(self._commit, shard, batch)
 
     def _take(self, shard: int) -> None:
@@ -277,6 +303,7 @@ class VerificationLogger:
             self.stats.retries += outcome.retries
             self._rate_dirty = self._rate_dirty or outcome.written > 0
         finally:
+            self._in_flight.pop(id(batch), None)
             self._busy_shards.discard(shard)
             self._in_flight_users.difference_update(e.user_id for e in batch)
             self._in_flight_events -= len(batch)
@@ -319,9 +346,25 @@ class VerificationLogger:
     ) -> bool | None:
         self._closing = True
         self._notify()
-        assert self._task_group is not None
+        group = self._task_group
+        assert group is not None
+        timeout = self.settings.close_timeout
+        unwritten: list[Verification] = []
+        # Drain even when the body failed or was cancelled: accepted events are owed.
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(timeout if timeout is not None else float("inf")):
+                while self.pending:
+                    await self._wait_change(0.5)
+            if self.pending:
+                unwritten = [e for b in self._in_flight.values() for e in b]
+                unwritten += list(self._buffer)
+                self._buffer.clear()
+                group.cancel_scope.cancel()
         try:
-            return await self._task_group.__aexit__(exc_type, exc, tb)
+            await group.__aexit__(None, None, None)
         finally:
             self._closed = True
             self._task_group = None
+        if unwritten:
+            raise FlushTimeoutError(unwritten, timeout or 0.0)
+        return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import anyio
 import pytest
 from helpers_events import assert_counters_match_events, make_events
@@ -131,3 +133,36 @@ def test_settings_are_validated() -> None:
         fv.LoggerSettings(shards=0)
     with pytest.raises(ValueError, match="max_batch_events"):
         fv.LoggerSettings(max_batch_events=600)
+
+
+async def test_events_are_flushed_even_when_the_body_fails(store: fv.Store) -> None:
+    events = make_events(30)
+
+    async def crashing_handler() -> None:
+        async with store.verifications.logger() as log:
+            for event in events:
+                log.record(event)
+            raise RuntimeError("handler crashed")
+
+    with pytest.raises(RuntimeError, match="handler crashed"):
+        await crashing_handler()
+    assert await store.verifications.count() == 30
+    await assert_counters_match_events(store)
+
+
+async def test_unreachable_firestore_hands_back_unwritten_events() -> None:
+    """Nothing is lost: what could not be committed comes back in the error."""
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    async with await fv.connect(project="nowhere", emulator_host=f"127.0.0.1:{port}") as dead:
+        events = make_events(25)
+
+        async def record_all() -> None:
+            async with dead.verifications.logger(close_timeout=1.0) as log:
+                for event in events:
+                    log.record(event)
+
+        with pytest.raises(fv.FlushTimeoutError) as caught:
+            await record_all()
+    assert sorted(e.id for e in caught.value.unwritten) == sorted(e.id for e in events)
