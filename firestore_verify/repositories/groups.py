@@ -86,6 +86,49 @@ class _Tx:
     def count(self, name: str, delta: int) -> None:
         self.deltas[name] = self.deltas.get(name, 0) + delta
 
+    async def read_stale_groups(
+        self,
+        groups: firestore.AsyncCollectionReference,
+        group_id: int,
+        channels: Sequence[tuple[ChannelInfo, Any]],
+    ) -> list[tuple[Any, dict[int, ChannelRef]]]:
+        """Read the other groups whose embedded ref of a channel in ``channels`` goes stale.
+
+        ``channels`` pairs what the bot now knows of a channel with its snapshot.
+        A new title, username or invite link must reach every group that embeds
+        the channel, not only ``group_id``. Reads only; returns the group
+        snapshots with the refs to embed, for :meth:`refresh_groups`.
+        """
+        fresh: dict[int, ChannelRef] = {}
+        linked: dict[int, None] = {}
+        for info, snap in channels:
+            if not snap.exists:
+                continue
+            data = snap.to_dict() or {}
+            ref = _merge_ref(ChannelRef(channel_id=info.id, title=data.get("title") or info.title,
+                                        username=data.get("username"),
+                                        invite_link=data.get("invite_link")), info)
+            if (ref.title, ref.username, ref.invite_link) != (
+                    data.get("title"), data.get("username"), data.get("invite_link")):
+                fresh[info.id] = ref
+                linked.update(dict.fromkeys(g for g in data.get("linked_groups") or []
+                                            if g != group_id))
+        if not fresh or not linked:
+            return []
+        snaps = await self.read([groups.document(str(g)) for g in linked])
+        return [(snap, fresh) for snap in snaps.values() if snap.exists]
+
+    def refresh_groups(self, stale: list[tuple[Any, dict[int, ChannelRef]]]) -> None:
+        """Write the fresh channel refs into the groups :meth:`read_stale_groups` found."""
+        for snap, fresh in stale:
+            group = ProtectedGroup.from_document(snap.id, snap.to_dict() or {})
+            refs = [fresh.get(r.channel_id, r) for r in group.enforced_channels]
+            if refs != group.enforced_channels:
+                self.tx.update(snap.reference, {
+                    "enforced_channels": [r.model_dump() for r in refs],
+                    "updated_at": _SERVER_TS,
+                })
+
     def flush_counters(self) -> None:
         fields = increments(self.deltas)
         if fields:
@@ -144,6 +187,9 @@ class GroupRepository(Repository[ProtectedGroup]):
         async def body(tx: firestore.AsyncTransaction) -> tuple[bool, bool, list[int]]:
             t = _Tx(self._store, tx)
             snaps = await t.read([group_ref, owner_ref, *channel_refs])
+            stale = await t.read_stale_groups(
+                self._collection, group_info.id,
+                [(info, snaps[ref.path]) for info, ref in zip(infos, channel_refs, strict=True)])
             now = _SERVER_TS
             # Owner: create, or refresh the username.
             owner_snap = snaps[owner_ref.path]
@@ -215,6 +261,7 @@ class GroupRepository(Repository[ProtectedGroup]):
                     changes["linked_groups"] = [*linked, group_info.id]
                 if changes:
                     tx.update(ref, {**changes, "updated_at": now})
+            t.refresh_groups(stale)
             t.flush_counters()
             return created, enabled, new_channels
 
@@ -270,6 +317,7 @@ class GroupRepository(Repository[ProtectedGroup]):
             if not group_snap.exists:
                 raise NotFoundError(self.resource, group_id)
             group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
+            stale = await t.read_stale_groups(self._collection, group.id, [(info, channel_snap)])
             refs = list(group.enforced_channels)
             index = next((i for i, r in enumerate(refs) if r.channel_id == info.id), None)
             merged = _merge_ref(refs[index] if index is not None else None, info)
@@ -297,6 +345,7 @@ class GroupRepository(Repository[ProtectedGroup]):
                     changes["linked_groups"] = [*linked, group.id]
                 if changes:
                     tx.update(channel_ref, {**changes, "updated_at": _SERVER_TS})
+            t.refresh_groups(stale)
             t.flush_counters()
 
         await run_transaction(self._store, body)
