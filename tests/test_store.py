@@ -113,3 +113,21 @@ async def test_store_exposes_its_settings(store: fv.Store) -> None:
     assert store.groups is store.groups
     assert store.groups.collection.id == "protected_groups"
     assert f"project={store.project!r}" in repr(store)
+
+
+@pytest.mark.anyio
+async def test_demo_tour(
+    firestore_emulator: FirestoreEmulator, firestore_project: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from firestore_verify import demo
+
+    await demo.run(firestore_emulator.host, firestore_project)
+    out = capsys.readouterr().out
+    assert "protected_groups (3):" in out
+    assert "enforced_channels (3):" in out
+    assert "total_groups=3  total_channels=3" in out
+    assert "created=False, new channels=[]" in out
+    # The renamed channel shows under both groups that enforce it.
+    assert out.count("- Crypto News (official)") == 2
+    assert "total_groups is now 2" in out
