@@ -7,6 +7,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed.stamp
 
+# mkdocs-material prints a banner about its successor on every build.
+export NO_MKDOCS_2_WARNING := 1
+
 .PHONY: venv test lint typecheck docs bench demo clean
 
 venv: $(STAMP)

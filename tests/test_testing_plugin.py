@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import stat
 import sys
@@ -270,7 +271,7 @@ def test_dependent_project_uses_the_store_fixture(
     """The documented example, run as another project would (reusing our emulator)."""
     _dependent_project(pytester)
     result = pytester.runpytest(f"--firestore-emulator-host={firestore_emulator.host}")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     # The inner session restored the variable it had set.
     assert os.environ["FIRESTORE_EMULATOR_HOST"] == firestore_emulator.host
 
@@ -287,7 +288,7 @@ def no_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_missing_emulator_skips_by_default(pytester: pytest.Pytester) -> None:
     _dependent_project(pytester)
     result = pytester.runpytest("-rs")
-    result.assert_outcomes(passed=0, skipped=3)
+    result.assert_outcomes(passed=0, skipped=4)
     result.stdout.fnmatch_lines(["*Firestore emulator unavailable*FIRESTORE_EMULATOR_JAR*"])
 
 
@@ -298,7 +299,7 @@ def test_missing_emulator_fails_when_required(
     monkeypatch.setenv(plugin_module.REQUIRE_ENV_VAR, "1")
     _dependent_project(pytester)
     result = pytester.runpytest()
-    result.assert_outcomes(errors=3)
+    result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*FIRESTORE_VERIFY_REQUIRE_EMULATOR is set*"])
 
 
@@ -307,3 +308,24 @@ def test_emulator_starts_only_when_asked_for(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--setup-show")
     result.assert_outcomes(passed=1)
     assert "firestore_emulator" not in result.stdout.str()
+
+
+def test_standalone_example(
+    firestore_emulator: FirestoreEmulator,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/examples/emulator_standalone.py, on the session's emulator (no second JVM)."""
+    spec = importlib.util.spec_from_file_location(
+        "docs_example_emulator_standalone", DOCS_EXAMPLES / "emulator_standalone.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(
+        module, "FirestoreEmulator", lambda: FirestoreEmulator.attach(firestore_emulator.host)
+    )
+    module.main()
+    assert capsys.readouterr().out.strip() == "{'username': 'alice'}"
+    assert firestore_emulator.running
