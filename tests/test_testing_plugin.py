@@ -137,6 +137,15 @@ def test_start_failure_shows_the_log_tail(tmp_path: Path) -> None:
     assert not emulator.running
 
 
+def test_java_that_cannot_run_is_a_clear_error(tmp_path: Path) -> None:
+    jar = _touch(tmp_path / "emulator.jar")
+    java = _touch(tmp_path / "java", "not a program")  # not executable
+    emulator = FirestoreEmulator(jar=jar, java=java)
+    with pytest.raises(EmulatorError, match="could not run"):
+        emulator.start()
+    assert emulator.log_path is None
+
+
 def test_start_timeout_stops_the_process(tmp_path: Path) -> None:
     jar = _touch(tmp_path / "emulator.jar")
     java = _script(tmp_path / "java", 'echo "still warming up"; exec sleep 60')

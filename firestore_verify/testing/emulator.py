@@ -431,12 +431,18 @@ class FirestoreEmulator:
         fd, log_name = tempfile.mkstemp(prefix="firestore-emulator-", suffix=".log")
         self._log_path = Path(log_name)
         with os.fdopen(fd, "wb") as log:
-            self._process = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            try:
+                self._process = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            except OSError as exc:
+                raise EmulatorError(
+                    f"could not run {cmd[0]!r} ({exc}): check that it is a working Java "
+                    "runtime, or set JAVA_HOME to one."
+                ) from exc
         # Stops the process at stop(), on garbage collection and at interpreter exit.
         self._finalizer = weakref.finalize(self, _terminate, self._process, self._log_path)
         host = f"{_LOCAL_HOST}:{port}"
@@ -462,7 +468,10 @@ class FirestoreEmulator:
     def stop(self) -> None:
         """Stop the emulator (terminate, then kill after 10s). Does nothing if not running."""
         if self._finalizer is not None:
-            self._finalizer()
+            self._finalizer()  # terminates the process and removes the log
+        elif self._log_path is not None:  # the process never started
+            with contextlib.suppress(OSError):
+                self._log_path.unlink()
         self._finalizer = None
         self._process = None
         self._log_path = None
