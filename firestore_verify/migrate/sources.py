@@ -1,0 +1,139 @@
+"""Legacy SQL sources: open one from a URL, stream rows in bounded memory.
+
+``sqlite:///relative.db``, ``sqlite:////absolute.db`` and
+``postgresql://user:password@host:port/db`` are understood, SQLAlchemy driver
+suffixes included (``postgresql+asyncpg://``, ``sqlite+aiosqlite://``), so a
+bot's existing ``DATABASE_URL`` can be passed as is. Sources are opened
+read-only.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from firestore_verify.errors import ConfigurationError
+from firestore_verify.migrate.schema import LegacyTable
+
+__all__ = ["Source", "open_source", "quote", "redact_url"]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs and reports)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def quote(identifier: str) -> str:
+    """``identifier`` double-quoted for SQL (both SQLite and PostgreSQL)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class Source(abc.ABC):
+    """A legacy database, read-only. Subclasses implement the four primitives."""
+
+    #: ``"sqlite"`` or ``"postgresql"``.
+    dialect: str = ""
+
+    def __init__(self, url: str) -> None:
+        #: The URL with its password redacted, safe to print.
+        self.url = redact_url(url)
+        self._columns: dict[str, set[str]] = {}
+
+    @abc.abstractmethod
+    def _table_columns(self, table: str) -> set[str]:
+        """The column names of ``table`` (empty when the table does not exist)."""
+
+    @abc.abstractmethod
+    def _scalar(self, sql: str) -> Any:
+        """The first value of the first row of ``sql``."""
+
+    @abc.abstractmethod
+    def _stream(self, sql: str, batch_size: int) -> Iterator[Sequence[Any]]:
+        """The rows of ``sql``, fetched ``batch_size`` at a time (never all at once)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    def columns(self, table: str) -> set[str]:
+        """The column names of ``table``, lower-cased (empty when it does not exist)."""
+        if table not in self._columns:
+            self._columns[table] = {c.lower() for c in self._table_columns(table)}
+        return self._columns[table]
+
+    def has_table(self, table: str) -> bool:
+        """Whether ``table`` exists in the source."""
+        return bool(self.columns(table))
+
+    def missing_required(self, spec: LegacyTable) -> list[str]:
+        """Required columns of ``spec`` that the source table lacks."""
+        present = self.columns(spec.name)
+        return [c for c in spec.required if c not in present]
+
+    def count(self, spec: LegacyTable) -> int:
+        """How many rows ``spec``'s table holds (0 when it does not exist)."""
+        if not self.has_table(spec.name):
+            return 0
+        return int(self._scalar(f"SELECT COUNT(*) FROM {quote(spec.name)}"))
+
+    def rows(self, spec: LegacyTable, batch_size: int = 500) -> Iterator[dict[str, Any]]:
+        """Stream ``spec``'s rows as dicts of every column it lists.
+
+        Optional columns the table lacks (older deployments) come back ``None``.
+
+        Raises:
+            ConfigurationError: when a required column is missing.
+        """
+        if not self.has_table(spec.name):
+            return
+        missing = self.missing_required(spec)
+        if missing:
+            raise ConfigurationError(
+                f"table {spec.name!r} in {self.url} has no column(s) {', '.join(missing)}: "
+                "is this the legacy bot schema? Upgrade it with the bot's own migrations first."
+            )
+        present = [c for c in spec.columns if c in self.columns(spec.name)]
+        absent = dict.fromkeys((c for c in spec.columns if c not in present), None)
+        order = ", ".join(quote(c) for c in spec.order_by if c in present)
+        sql = (f"SELECT {', '.join(quote(c) for c in present)} FROM {quote(spec.name)}"
+               f" ORDER BY {order}")
+        for values in self._stream(sql, batch_size):
+            row = dict(zip(present, values, strict=True))
+            row.update(absent)
+            yield row
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(url: str) -> Source:
+    """Open the legacy database at ``url`` read-only.
+
+    Raises:
+        ConfigurationError: for an unknown scheme, a missing file, a failed
+            connection, or PostgreSQL without psycopg installed.
+    """
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        from firestore_verify.migrate.sqlite import SqliteSource
+
+        return SqliteSource(url)
+    if base in ("postgresql", "postgres"):
+        from firestore_verify.migrate.postgres import PostgresSource
+
+        return PostgresSource(url)
+    raise ConfigurationError(
+        f"cannot read {redact_url(url)!r}: use sqlite:///path/to/bot.db or "
+        "postgresql://user:password@host:5432/dbname."
+    )
