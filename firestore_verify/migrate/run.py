@@ -1,0 +1,223 @@
+"""``migrate``: the legacy SQL database into the Firestore data contract, safely re-runnable.
+
+Order: the catalog (owners, channels, groups with their links, admins) is
+validated in memory and written; the audit log, the config and the
+verification log are streamed ``batch_size`` rows at a time. Verification
+events go through :meth:`~firestore_verify.events.VerificationRepository.write_many`,
+which writes each event with its counter increments and rollups in one atomic
+batch and skips ids already stored: ids are ``legacy-<id>``, so a second run
+counts nothing twice. Last, the group and channel counters are recounted from
+the collections (:meth:`~firestore_verify.counters.StatsRepository.reconcile`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from firestore_verify.errors import InvalidInputError
+from firestore_verify.events import MAX_WRITES_PER_COMMIT
+from firestore_verify.migrate import catalog as cat
+from firestore_verify.migrate.progress import Progress, ProgressBar
+from firestore_verify.migrate.report import MigrationReport
+from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
+from firestore_verify.migrate.sources import Source
+from firestore_verify.migrate.writer import DocPlan, DocumentWriter, plan_document
+from firestore_verify.models import Status, Verification
+
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
+
+__all__ = ["TableReader", "batched", "check_batch_size", "counting", "expected_counters",
+           "migrate", "target_of"]
+
+T = TypeVar("T")
+ABSENT = "not in the source (older deployment): nothing to migrate"
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def target_of(store: Store) -> dict[str, Any]:
+    """Where a store writes, for reports."""
+    return {"project": store.project, "database": store.database, "prefix": store.prefix,
+            "emulator": store.settings.emulator_host}
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Raise :class:`InvalidInputError` unless ``1 <= batch_size <= 500``."""
+    if not 1 <= batch_size <= MAX_WRITES_PER_COMMIT:
+        raise InvalidInputError(
+            f"batch size must be between 1 and {MAX_WRITES_PER_COMMIT} (Firestore's limit of "
+            f"writes per commit), not {batch_size}."
+        )
+
+
+class TableReader:
+    """Reads legacy tables for :mod:`.catalog`; marks absent tables skipped in the report.
+
+    ``bars`` maps table names to progress bars advanced as rows are read.
+    """
+
+    def __init__(self, source: Source, report: MigrationReport, batch_size: int) -> None:
+        self.source = source
+        self.report = report
+        self.batch_size = batch_size
+        self.bars: dict[str, ProgressBar] = {}
+
+    def __call__(self, spec: LegacyTable) -> Iterable[dict[str, Any]]:
+        """The rows of ``spec`` (none when the table is absent)."""
+        if not self.source.has_table(spec.name):
+            self.report.table(spec.name, spec.target).skipped = ABSENT
+            return ()
+        rows = self.source.rows(spec, self.batch_size)
+        bar = self.bars.get(spec.name)
+        return bar.track(rows) if bar is not None else rows
+
+
+def expected_counters(catalog: cat.Catalog, statuses: Counter[Status]) -> dict[str, int]:
+    """The counters the migrated data must show."""
+    return {
+        "total_groups": sum(1 for g in catalog.groups.values() if g.enabled),
+        "total_channels": len(catalog.channels),
+        "total_verifications": sum(statuses.values()),
+        "success_count": statuses[Status.SUCCESS],
+        "failed_count": statuses[Status.FAILED],
+        "error_count": statuses[Status.ERROR],
+    }
+
+
+async def _write_documents(store: Store, report: MigrationReport, progress: Progress,
+                           table: str, plans: Sequence[DocPlan] | Iterable[DocPlan],
+                           *, batch_size: int, total: int | None) -> None:
+    spec = LEGACY_TABLES[table]
+    result = report.table(table, spec.target)
+    if result.skipped:
+        return
+    writer = DocumentWriter(store, spec.target, table=table, result=result, report=report,
+                            dry_run=report.dry_run)
+    bar = progress.bar(table, total)
+    try:
+        for chunk in batched(plans, batch_size):
+            await writer.write(chunk)
+            bar.advance(len(chunk))
+    finally:
+        bar.done()
+
+
+def counting(events: Iterable[Verification], statuses: Counter[Status]) -> Iterator[Verification]:
+    """Yield ``events``, counting them by status into ``statuses``."""
+    for event in events:
+        statuses[event.status] += 1
+        yield event
+
+
+async def _write_events(store: Store, report: MigrationReport, events: Iterable[Verification],
+                        batch_size: int) -> None:
+    """Write events exactly once (``write_many``); a re-run skips what is stored.
+
+    While chunks turn out to be stored already (a re-run, or a resumed run: the
+    events come in a fixed order, so what landed is a prefix), each chunk is
+    looked up first and only the missing events are handed to ``write_many``.
+    Once a chunk has nothing stored, lookups stop: ``write_many`` alone still
+    guarantees that nothing is written or counted twice.
+    """
+    result = report.table("verification_log", LEGACY_TABLES["verification_log"].target)
+    collection = store.collection(Verification.collection)
+    probe = True
+    for chunk in batched(events, batch_size):
+        fresh = chunk
+        if probe or report.dry_run:
+            refs = [collection.document(e.id) for e in chunk]
+            stored = {s.id async for s in store.client.get_all(refs) if s.exists}
+            fresh = [e for e in chunk if e.id not in stored]
+            result.unchanged += len(chunk) - len(fresh)
+            probe = bool(stored)
+        if report.dry_run or not fresh:
+            result.created += len(fresh) if report.dry_run else 0
+            continue
+        outcome = await store.verifications.write_many(fresh)
+        result.created += outcome.written
+        result.unchanged += outcome.already_stored
+
+
+async def migrate(
+    source: Source,
+    store: Store,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+    report: MigrationReport | None = None,
+) -> MigrationReport:
+    """Migrate ``source`` into ``store``; return the report (also when rows were bad).
+
+    Running it again changes nothing and counts nothing twice. With
+    ``dry_run`` Firestore is read (to say what would be created, updated or
+    left as is) but never written. Pass ``report`` to keep what was done so
+    far when the run fails half way (a re-run resumes: what landed is skipped).
+
+    Raises:
+        ConfigurationError: when the source lacks a required column.
+        InvalidInputError: for a batch size outside 1..500.
+    """
+    check_batch_size(batch_size)
+    progress = progress or Progress(enabled=False)
+    if report is None:
+        report = MigrationReport(source=source.url, target=target_of(store))
+    report.dry_run = dry_run
+    report.ignored = {t: why for t, why in IGNORED_TABLES.items() if source.has_table(t)}
+    read = TableReader(source, report, batch_size)
+    catalog = cat.build_catalog(read, report)
+
+    async def documents(table: str, plans: list[DocPlan]) -> None:
+        await _write_documents(store, report, progress, table, plans,
+                               batch_size=batch_size, total=len(plans))
+
+    await documents("owners", [plan_document(o, o.id, create_only=["settings"])
+                               for o in catalog.owners.values()])
+    await documents("enforced_channels", [plan_document(c, c.id)
+                                          for c in catalog.channels.values()])
+    await documents("protected_groups", [plan_document(g, g.id)
+                                         for g in catalog.groups.values()])
+    legacy_ids = {uid: legacy for legacy, uid in catalog.admin_uids.items()}
+    await documents("admin_users", [plan_document(a, legacy_ids[a.uid])
+                                    for a in catalog.admins.values()])
+
+    for table, stream in (
+        ("admin_audit_log", lambda r: cat.audit_entries(r, catalog, report)),
+        ("admin_config", lambda r: cat.config_entries(r, report)),
+    ):
+        spec = LEGACY_TABLES[table]
+        if source.has_table(table):
+            read.bars[table] = progress.bar(table, source.count(spec))
+        plans = (plan_document(entry, entry.document_id()) for entry in stream(read))
+        await _write_documents(store, report, Progress(enabled=False), table, plans,
+                               batch_size=batch_size, total=None)
+
+    statuses: Counter[Status] = Counter()
+    log_spec = LEGACY_TABLES["verification_log"]
+    if source.has_table(log_spec.name):
+        read.bars[log_spec.name] = progress.bar(log_spec.name, source.count(log_spec))
+    events = counting(cat.verifications(read, report), statuses)
+    await _write_events(store, report, events, batch_size)
+
+    report.counters["expected"] = expected_counters(catalog, statuses)
+    if not dry_run:
+        drift = await store.stats.reconcile()
+        await store.stats.refresh_success_rate()
+        report.counters["before_reconcile"] = drift.before.model_dump(mode="json")
+        report.counters["after"] = drift.after.model_dump(mode="json")
+        report.counters["repaired"] = dict(drift.fixed)
+    report.finish()
+    return report
