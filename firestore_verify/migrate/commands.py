@@ -1,0 +1,112 @@
+"""``firestore-verify migrate`` and ``firestore-verify check``: arguments and runners."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import anyio
+
+from firestore_verify.migrate.check import check
+from firestore_verify.migrate.check_result import CheckResult
+from firestore_verify.migrate.progress import Progress
+from firestore_verify.migrate.report import MigrationReport
+from firestore_verify.migrate.run import check_batch_size, migrate, target_of
+from firestore_verify.migrate.sources import open_source
+
+__all__ = ["configure_check", "configure_migrate", "run_check", "run_migrate"]
+
+DEFAULT_REPORT = "migration-report.json"
+
+
+def _source_arguments(parser: argparse.ArgumentParser) -> None:
+    from firestore_verify.cli import add_store_arguments
+
+    parser.add_argument("--from", dest="source", required=True, metavar="URL",
+                        help="the legacy database: sqlite:///bot.db, sqlite:////abs/bot.db or "
+                             "postgresql://user@host:5432/db (password from PGPASSWORD or "
+                             "~/.pgpass keeps it out of the process list)")
+    parser.add_argument("--batch-size", type=int, default=500, metavar="N",
+                        help="rows read per fetch and documents per commit, 1-500 "
+                             "(default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars on stderr")
+    add_store_arguments(parser)
+
+
+def configure_migrate(parser: argparse.ArgumentParser) -> None:
+    """Add the ``migrate`` arguments."""
+    _source_arguments(parser)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read both sides and report what would be written; write nothing")
+    parser.add_argument("--report", default=DEFAULT_REPORT, metavar="FILE",
+                        help="where to write the JSON report with every bad row "
+                             "(default: %(default)s)")
+
+
+def configure_check(parser: argparse.ArgumentParser) -> None:
+    """Add the ``check`` arguments."""
+    _source_arguments(parser)
+    parser.add_argument("--report", metavar="FILE",
+                        help="also write the differences as JSON to FILE")
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    from firestore_verify.cli import EXIT_BAD_ROWS, EXIT_OK, connect_from
+
+    check_batch_size(args.batch_size)
+    with open_source(args.source) as source:
+        store = await connect_from(args)
+        async with store:
+            report = MigrationReport(source=source.url, target=target_of(store))
+            try:
+                await migrate(source, store, dry_run=args.dry_run, batch_size=args.batch_size,
+                              progress=Progress(enabled=not args.quiet), report=report)
+            except BaseException:
+                if not report.tables:
+                    raise
+                report.finish()
+                path = report.write_json(args.report)
+                print(f"stopped half way; partial report written to {path}. Running the same "
+                      "command again resumes: what landed is left as is.", file=sys.stderr)
+                raise
+    path = report.write_json(args.report)
+    print(report.summary())
+    print(f"report: {path}")
+    if report.bad_row_count:
+        print(f"{report.bad_row_count} bad row(s) were not migrated: fix them in the source "
+              f"(reasons in {path}) and run migrate again.")
+        report.close()
+        return EXIT_BAD_ROWS
+    report.close()
+    return EXIT_OK
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Run ``migrate``; 0 when every row migrated, 3 when some were reported bad."""
+    return anyio.run(_migrate, args, backend="asyncio")
+
+
+async def _check(args: argparse.Namespace) -> CheckResult:
+    from firestore_verify.cli import connect_from
+
+    check_batch_size(args.batch_size)
+    with open_source(args.source) as source:
+        store = await connect_from(args)
+        async with store:
+            return await check(source, store, batch_size=args.batch_size,
+                               progress=Progress(enabled=not args.quiet))
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run ``check``; 0 when Firestore is in sync with the source, 1 on drift."""
+    from firestore_verify.cli import EXIT_FAILED, EXIT_OK
+
+    result: CheckResult = anyio.run(_check, args, backend="asyncio")
+    print(result.format())
+    if args.report:
+        Path(args.report).write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n",
+                                     encoding="utf-8")
+        print(f"report: {args.report}")
+    return EXIT_OK if result.in_sync else EXIT_FAILED
