@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from botapi import FakeBotApi
+from fsv_bot.fake_telegram import FakeBotApi
 from telegram import (
     Bot,
     ChatFullInfo,

@@ -1,0 +1,183 @@
+"""Wiring: the store, the live registry, the logger, PTB's Application and the metrics server.
+
+:func:`running_bot` starts everything in order and stops it in reverse; the bot's
+``main``, the simulator, the demo and the tests all run the bot through it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import anyio
+from telegram import Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+import firestore_verify as fv
+from fsv_bot.admins import AdminCache
+from fsv_bot.commands import Commands
+from fsv_bot.config import Settings
+from fsv_bot.guard import Guard
+from fsv_bot.membership import MembershipChecker
+from fsv_bot.metrics import Metrics, MetricsServer
+from fsv_bot.notices import VERIFY_PREFIX
+from fsv_bot.registry import GroupRegistry
+
+__all__ = ["COMMANDS", "UPDATES", "BotRuntime", "build_application", "running_bot"]
+
+log = logging.getLogger("fsv_bot.app")
+
+COMMANDS = ("start", "help", "protect", "unprotect", "status", "addchannel", "removechannel",
+            "channels", "settings")
+#: ``chat_member`` must be asked for explicitly, or Telegram never sends joins and leaves.
+UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.CHAT_MEMBER, Update.MY_CHAT_MEMBER]
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass
+class BotRuntime:
+    """A running bot and its parts (tests and the simulator look inside)."""
+
+    settings: Settings
+    store: fv.Store
+    application: AnyApplication
+    registry: GroupRegistry
+    cache: fv.MembershipCache
+    events: fv.VerificationLogger
+    metrics: Metrics
+    guard: Guard
+    metrics_server: MetricsServer | None
+
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port`` of ``/metrics`` and ``/health``, when served."""
+        server = self.metrics_server
+        return None if server is None else f"http://{self.settings.metrics_host}:{server.port}"
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy when the config watch is live and PTB is receiving updates."""
+        updater = self.application.updater
+        receiving = self.application.running and (updater is None or updater.running)
+        cache = self.cache.stats
+        details: dict[str, Any] = {
+            "config_watch": "live" if self.registry.live else "down",
+            "updates": "receiving" if receiving else "stopped",
+            "mode": self.settings.mode,
+            "protected_groups": len(self.registry),
+            "events_pending": self.events.pending,
+            "cache_entries": cache.size,
+            "cache_hit_rate": round(cache.hit_rate, 3),
+        }
+        return bool(self.registry.live and receiving), details
+
+
+def build_application(settings: Settings) -> AnyApplication:
+    """PTB's Application for ``settings``: concurrent updates, no job queue."""
+    return (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.api_base_url)
+        .concurrent_updates(settings.concurrency)
+        .job_queue(None)
+        .build()
+    )
+
+
+def install_handlers(application: AnyApplication, guard: Guard, commands: Commands) -> None:
+    """Guard first (group -1: it may stop a blocked user's command), then the rest."""
+    application.add_handler(
+        MessageHandler(filters.ChatType.GROUPS & ~filters.StatusUpdate.ALL, guard.on_message),
+        group=-1,
+    )
+    application.add_handler(CommandHandler(list(COMMANDS), commands.handle))
+    application.add_handler(CallbackQueryHandler(guard.on_verify, pattern=f"^{VERIFY_PREFIX}"))
+    application.add_handler(ChatMemberHandler(guard.on_chat_member,
+                                              ChatMemberHandler.CHAT_MEMBER))
+    application.add_handler(ChatMemberHandler(_on_my_chat_member,
+                                              ChatMemberHandler.MY_CHAT_MEMBER))
+    application.add_error_handler(_on_error)
+
+
+async def _on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    change = update.my_chat_member
+    if change is not None:
+        log.warning("bot status changed to %s", change.new_chat_member.status,
+                    extra={"group_id": change.chat.id})
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("handler failed", exc_info=context.error)
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, *, store: fv.Store | None = None,
+                      ) -> AsyncIterator[BotRuntime]:
+    """Start the bot (polling or webhook) and yield it; leaving stops it cleanly.
+
+    ``store`` defaults to ``fv.connect(...)`` from the settings' environment (closed
+    on exit); pass one to share it (tests, the simulator).
+    """
+    async with AsyncExitStack() as stack:
+        if store is None:
+            store = await fv.connect(database=settings.database, prefix=settings.prefix,
+                                     env=settings.env)
+            stack.push_async_callback(store.close)
+        metrics = Metrics()
+        registry = GroupRegistry()
+        cache = fv.MembershipCache(settings.cache)
+        events = await stack.enter_async_context(
+            store.verifications.logger(shards=settings.event_shards))
+        tasks = await stack.enter_async_context(anyio.create_task_group())
+        stack.callback(tasks.cancel_scope.cancel)
+        await tasks.start(registry.follow, store)
+
+        application = build_application(settings)
+        checker = MembershipChecker(application.bot, cache, events, metrics)
+        guard = Guard(registry, checker, AdminCache(metrics), metrics)
+        install_handlers(application, guard, Commands(store, registry))
+        await application.initialize()
+        stack.push_async_callback(application.shutdown)
+        await application.start()
+        stack.push_async_callback(application.stop)
+        updater = application.updater
+        assert updater is not None
+        if settings.mode == "webhook":
+            assert settings.webhook_url is not None
+            await updater.start_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url_path=urlparse(settings.webhook_url).path.lstrip("/"),
+                webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=UPDATES,
+            )
+        else:
+            await updater.start_polling(poll_interval=0, timeout=settings.poll_timeout,
+                                        allowed_updates=UPDATES)
+        stack.push_async_callback(updater.stop)
+
+        runtime = BotRuntime(settings, store, application, registry, cache, events, metrics,
+                             guard, None)
+        metrics.watch(lambda: len(registry), lambda: events.pending)
+        if settings.metrics_port is not None:
+            server = MetricsServer(metrics, runtime.health, host=settings.metrics_host,
+                                   port=settings.metrics_port)
+            await server.start()
+            stack.push_async_callback(server.stop)
+            runtime.metrics_server = server
+        log.info("bot started (%s, %d protected groups)", settings.mode, len(registry))
+        yield runtime
+        log.info("bot stopping")
