@@ -1,0 +1,168 @@
+"""``make demo``: the simulated bot at work, with live totals and the latest events.
+
+Starts (or reuses, with ``FIRESTORE_EMULATOR_HOST``) the Firestore emulator, the local
+Bot API server, the real bot and endless synthetic traffic, and redraws the terminal
+whenever the library's watches report a change: ``store.stats.watch()`` for the
+totals and ``store.analytics.activity.watch()`` for the latest events. Nothing is
+polled. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO, TypeVar
+
+import anyio
+
+import firestore_verify as fv
+from fsv_bot.logs import setup_logging
+from fsv_bot.simulate import Simulation, SimulationConfig, emulator_store, simulated_bot
+
+__all__ = ["Board", "follow", "main", "run_demo"]
+
+T = TypeVar("T")
+
+_STATUS_COLOURS = {"success": "32", "failed": "33", "error": "31"}
+
+
+@dataclass
+class Board:
+    """What the screen shows: the latest values of both watches."""
+
+    stats: fv.Stats | None = None
+    events: list[fv.Verification] = field(default_factory=list)
+    updates: int = 0
+
+    def render(self, simulation: Simulation, *, colour: bool = True) -> str:
+        """The whole screen as text."""
+
+        def paint(code: str, text: str) -> str:
+            return f"\x1b[{code}m{text}\x1b[0m" if colour else text
+
+        s = self.stats or fv.Stats()
+        report = simulation.report
+        cache = simulation.runtime.cache.stats
+        lines = [
+            paint("1", "firestore-verify demo: the reference bot under synthetic traffic"),
+            f"Firestore emulator project {simulation.runtime.store.project}, "
+            f"local Bot API at {simulation.api.base_url}",
+            "",
+            paint("1", "Totals") + "  (live from store.stats.watch())",
+            f"  groups {s.total_groups}   channels {s.total_channels}   users {s.total_users}",
+            f"  verifications {s.total_verifications}   "
+            + paint("32", f"success {s.success_count}") + "   "
+            + paint("33", f"failed {s.failed_count}") + "   "
+            + paint("31", f"error {s.error_count}")
+            + f"   success rate {s.success_rate:.1f}%",
+            "",
+            paint("1", "Simulated users"),
+            f"  messages {report.messages}   joined channels {report.joins}   "
+            f"pressed \u201cI have joined\u201d {report.verify_presses}   "
+            f"left channels {report.leaves}",
+            f"  bot cache: {cache.size} entries, hit rate {cache.hit_rate:.0%}",
+            "",
+            paint("1", "Latest events") + "  (live from store.analytics.activity.watch())",
+        ]
+        for event in self.events:
+            status = event.status.value
+            latency = f"{event.latency_ms:7.1f} ms" if event.latency_ms is not None else ""
+            lines.append(
+                f"  {event.occurred_at:%H:%M:%S}  "
+                + paint(_STATUS_COLOURS.get(status, "0"), f"{status:<7}")
+                + f"  user {event.user_id:<6} group {event.group_id}  channel {event.channel_id}"
+                + f"  {latency}{'  cached' if event.cached else ''}"
+                + (f"  {event.error_type}" if event.error_type else "")
+            )
+        lines += ["", "Ctrl-C stops the bot, the Bot API server and the emulator."]
+        return "\n".join(lines)
+
+
+async def follow(stream: fv.LiveStream[T], show: Callable[[T], None]) -> None:
+    """Show every value of ``stream``; unsubscribe even when cancelled (before the store closes)."""
+    try:
+        await stream.start()
+        async for value in stream:
+            show(value)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stream.aclose()
+
+
+async def run_demo(
+    config: SimulationConfig,
+    out: TextIO,
+    *,
+    stop: anyio.Event | None = None,
+    duration: float | None = None,
+    events: int = 12,
+    colour: bool = True,
+) -> Board:
+    """Run the demo until ``stop`` is set (or ``duration`` seconds passed); return the last board.
+
+    Stopping is graceful: the traffic and the watches end first, then the bot, the
+    Bot API server and the emulator, each cleanly (a cancelled shutdown could not be).
+    """
+    board = Board()
+    async with emulator_store() as store, simulated_bot(store, config) as simulation:
+
+        def redraw() -> None:
+            board.updates += 1
+            out.write("\x1b[H\x1b[2J" if colour else "\n")
+            out.write(board.render(simulation, colour=colour) + "\n")
+            out.flush()
+
+        def show_stats(stats: fv.Stats) -> None:
+            board.stats = stats
+            redraw()
+
+        def show_events(latest: list[fv.Verification]) -> None:
+            board.events = latest
+            redraw()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(follow, store.stats.watch(), show_stats)
+            tasks.start_soon(follow, store.analytics.activity.watch(limit=events), show_events)
+            tasks.start_soon(simulation.run)
+            with anyio.move_on_after(duration if duration is not None else float("inf")):
+                await (stop or anyio.Event()).wait()
+            tasks.cancel_scope.cancel()
+    return board
+
+
+async def _until_signal(config: SimulationConfig, duration: float | None) -> None:
+    stop = anyio.Event()
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with anyio.create_task_group() as tasks:
+
+            async def demo() -> None:
+                await run_demo(config, sys.stdout, stop=stop, duration=duration,
+                               colour=sys.stdout.isatty())
+                tasks.cancel_scope.cancel()  # done: stop listening for signals
+
+            tasks.start_soon(demo)
+            async for _ in signals:
+                stop.set()  # a second Ctrl-C while stopping is ignored
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``fsv-bot-demo`` / ``python -m fsv_bot.demo``."""
+    parser = argparse.ArgumentParser(prog="fsv-bot-demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--groups", type=int, default=6)
+    parser.add_argument("--users", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20.0, help="messages per second")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="stop after this many seconds (default: at Ctrl-C)")
+    args = parser.parse_args(argv)
+    setup_logging("ERROR")  # the screen is the output; errors still show
+    config = SimulationConfig(groups=args.groups, users=args.users, messages=0, rate=args.rate)
+    anyio.run(_until_signal, config, args.duration)
+    print("\nstopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
