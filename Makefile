@@ -15,9 +15,10 @@ export NO_MKDOCS_2_WARNING := 1
 venv: $(STAMP)
 
 # Re-install whenever pyproject.toml changes (new dependencies, entry points...).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/bot/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e 'examples/bot[test]'
 	touch $(STAMP)
 
 lint: venv
@@ -25,6 +26,7 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy --strict firestore_verify
+	$(BIN)/mypy --strict examples/bot/fsv_bot
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
@@ -32,8 +34,10 @@ docs: venv
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict firestore_verify
+	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mkdocs build --strict --site-dir site
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest
+	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/bot/tests
 
 bench: venv
 	@if [ -f bench/__main__.py ]; then \
@@ -42,8 +46,9 @@ bench: venv
 		echo "no benchmarks yet (bench/__main__.py is missing)"; \
 	fi
 
+# The reference bot under synthetic traffic, with live totals; Ctrl-C stops it all.
 demo: venv
-	$(BIN)/python -m firestore_verify.demo
+	$(BIN)/python -m fsv_bot.demo
 
 clean:
 	rm -rf site dist build .mypy_cache .ruff_cache .pytest_cache *.egg-info
