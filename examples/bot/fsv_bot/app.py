@@ -96,6 +96,7 @@ def build_application(settings: Settings) -> AnyApplication:
     )
 
 
+# --8<-- [start:handlers]
 def install_handlers(application: AnyApplication, guard: Guard, commands: Commands) -> None:
     """Guard first (group -1: it may stop a blocked user's command), then the rest."""
     application.add_handler(
@@ -109,6 +110,7 @@ def install_handlers(application: AnyApplication, guard: Guard, commands: Comman
     application.add_handler(ChatMemberHandler(_on_my_chat_member,
                                               ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_error_handler(_on_error)
+# --8<-- [end:handlers]
 
 
 async def _on_my_chat_member(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -122,6 +124,7 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("handler failed", exc_info=context.error)
 
 
+# --8<-- [start:running_bot]
 @asynccontextmanager
 async def running_bot(settings: Settings, *, store: fv.Store | None = None,
                       ) -> AsyncIterator[BotRuntime]:
@@ -181,3 +184,4 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         log.info("bot started (%s, %d protected groups)", settings.mode, len(registry))
         yield runtime
         log.info("bot stopping")
+# --8<-- [end:running_bot]

@@ -97,7 +97,8 @@ class Commands:
         except fv.InvalidInputError as exc:
             reply = f"That did not work: {exc}"
         await message.reply_text(reply, parse_mode=ParseMode.HTML,
-                                 disable_web_page_preview=True)
+                                 disable_web_page_preview=True,
+                                 do_quote=message.chat.type != ChatType.PRIVATE)
 
     # -- checks -------------------------------------------------------------------------------
     @staticmethod
@@ -174,6 +175,7 @@ class Commands:
         """The command list."""
         return HELP
 
+    # --8<-- [start:protect]
     async def cmd_protect(self, bot: Bot, message: Message, args: list[str]) -> str:
         """Protect this group with the channels given."""
         chat = self._group_chat(message)
@@ -198,6 +200,7 @@ class Commands:
         self.registry.put(result.group)
         names = ", ".join(_label(ref) for ref in result.group.enforced_channels)
         return f"Protected. To write here, members must join: {names}."
+    # --8<-- [end:protect]
 
     async def cmd_unprotect(self, bot: Bot, message: Message, args: list[str]) -> str:
         """Stop protecting this group (its channels and settings are kept)."""
@@ -210,6 +213,7 @@ class Commands:
         self.registry.put(group)
         return "Protection is off. /protect turns it back on."
 
+    # --8<-- [start:status]
     async def cmd_status(self, bot: Bot, message: Message, args: list[str]) -> str:
         """Protection state, channels and this group's verifications."""
         chat = self._group_chat(message)
@@ -226,6 +230,7 @@ class Commands:
             f"<b>Last 7 days</b>: {stats.week.total} checks, "
             f"{stats.week.success_rate:g}% passed",
         ])
+    # --8<-- [end:status]
 
     async def cmd_channels(self, bot: Bot, message: Message, args: list[str]) -> str:
         """The channels to join, with their links."""

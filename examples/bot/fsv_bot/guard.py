@@ -61,6 +61,7 @@ class Guard:
         self._warnings: OrderedDict[tuple[int, int], int] = OrderedDict()
 
     # -- handlers ---------------------------------------------------------------------
+    # --8<-- [start:on_message]
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Check the sender of a group message; block it (and stop other handlers) if needed."""
         message = update.effective_message
@@ -77,7 +78,9 @@ class Guard:
             return
         await self.block(context.bot, group, user, result, message_id=message.message_id)
         raise ApplicationHandlerStop  # commands from unverified users are not run
+    # --8<-- [end:on_message]
 
+    # --8<-- [start:on_chat_member]
     async def on_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Joins of protected groups are checked; leaving an enforced channel mutes."""
         change = update.chat_member
@@ -101,7 +104,9 @@ class Guard:
         result = await self.checker.check(user.id, group)
         if not result.verified:
             await self.block(context.bot, group, user, result)
+    # --8<-- [end:on_chat_member]
 
+    # --8<-- [start:on_verify]
     async def on_verify(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Handle "I have joined": re-check without the cache; unmute, or list what is missing."""
         query = update.callback_query
@@ -130,8 +135,10 @@ class Guard:
         self._warnings.pop((chat_id, target), None)
         await self._moderate("deleteMessage", "delete_warning", chat_id, target,
                              lambda: context.bot.delete_message(chat_id, warning_id))
+    # --8<-- [end:on_verify]
 
     # -- moderation -----------------------------------------------------------------------
+    # --8<-- [start:block]
     async def block(
         self,
         bot: Bot,
@@ -163,6 +170,7 @@ class Guard:
             self._warnings[key] = sent.message_id
             while len(self._warnings) > _MAX_OPEN_WARNINGS:
                 self._warnings.popitem(last=False)
+    # --8<-- [end:block]
 
     async def _moderate(self, method: str, action: str, group_id: int, user_id: int,
                         call: Callable[[], Awaitable[T]]) -> T | None:

@@ -88,6 +88,7 @@ class MembershipChecker:
         )
         return CheckResult(user_id, group.id, list(results))
 
+    # --8<-- [start:check]
     async def _check_channel(
         self, user_id: int, group_id: int, ref: fv.ChannelRef
     ) -> ChannelResult:
@@ -116,7 +117,9 @@ class MembershipChecker:
         self.record(user_id, group_id, result)
         self._metrics.check_latency.labels(cached=str(result.cached).lower()).observe(latency)
         return result
+    # --8<-- [end:check]
 
+    # --8<-- [start:record]
     def record(self, user_id: int, group_id: int, result: ChannelResult) -> None:
         """Log ``result`` as a verification event, a metric and a log line."""
         self._metrics.verifications.labels(status=result.status.value).inc()
@@ -136,3 +139,4 @@ class MembershipChecker:
         except fv.BufferFullError:
             self._metrics.events_dropped.inc()
             log.warning("verification logger full, event dropped", extra=fields)
+    # --8<-- [end:record]

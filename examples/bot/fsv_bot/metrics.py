@@ -25,6 +25,7 @@ __all__ = ["Metrics", "MetricsServer"]
 _LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+# --8<-- [start:metrics]
 class Metrics:
     """Every metric the bot exports, on one registry."""
 
@@ -58,6 +59,7 @@ class Metrics:
         self.events_pending = Gauge(
             "fsv_events_pending", "Verification events not yet committed.", registry=r
         )
+# --8<-- [end:metrics]
 
     def watch(self, protected_groups: Callable[[], int], pending: Callable[[], int]) -> None:
         """Read the two gauges from callbacks at scrape time."""

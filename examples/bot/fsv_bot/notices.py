@@ -36,6 +36,7 @@ def _channel_label(ref: fv.ChannelRef) -> str:
     return f"@{ref.username}" if ref.username else ref.title
 
 
+# --8<-- [start:render]
 def render_warning(
     template: str, user: User, group_title: str, missing: list[fv.ChannelRef]
 ) -> tuple[str, InlineKeyboardMarkup]:
@@ -58,3 +59,4 @@ def render_warning(
     ]
     rows.append([InlineKeyboardButton("I have joined", callback_data=verify_data(user.id))])
     return text, InlineKeyboardMarkup(rows)
+# --8<-- [end:render]

@@ -28,6 +28,7 @@ DEFAULT_WARNING = (
 MAX_TEMPLATE_LENGTH = 1000
 
 
+# --8<-- [start:options]
 @dataclass(frozen=True)
 class GroupOptions:
     """The options of one group, with defaults for what is not set."""
@@ -47,3 +48,4 @@ class GroupOptions:
             else DEFAULT_WARNING,
             mute=mute if isinstance(mute, bool) else True,
         )
+# --8<-- [end:options]

@@ -65,6 +65,7 @@ class GroupRegistry:
                 by_channel.setdefault(channel_id, []).append(group.id)
         self._by_channel = by_channel
 
+    # --8<-- [start:follow]
     async def follow(
         self,
         store: fv.Store,
@@ -101,3 +102,4 @@ class GroupRegistry:
                     await stream.aclose()
             await anyio.sleep(delay)
             delay = min(delay * 2, 30.0)
+    # --8<-- [end:follow]

@@ -34,6 +34,7 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
+# --8<-- [start:retry]
 async def with_retry(
     call: Callable[[], Awaitable[T]],
     *,
@@ -73,3 +74,4 @@ async def with_retry(
             )
             await anyio.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+# --8<-- [end:retry]

@@ -80,6 +80,7 @@ def settings(botapi: FakeBotApi) -> Settings:
     })
 
 
+# --8<-- [start:runtime]
 @pytest.fixture
 async def runtime(
     world: FakeBotApi, settings: Settings, store: fv.Store
@@ -87,6 +88,7 @@ async def runtime(
     """The real bot, polling the fake Bot API, on the emulator ``store``."""
     async with running_bot(settings, store=store) as running:
         yield running
+# --8<-- [end:runtime]
 
 
 async def protect(runtime: BotRuntime, *channels: int, params: dict[str, object] | None = None,

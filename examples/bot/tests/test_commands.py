@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import ADMIN, CHANNEL, CHANNEL2, GROUP, MEMBER, OWNER, USER, protect, wait_for
 from fsv_bot.app import BotRuntime
-from fsv_bot.fake_telegram import FakeBotApi
+from fsv_bot.fake_telegram import Call, FakeBotApi
 
 import firestore_verify as fv
 
@@ -15,9 +15,15 @@ pytestmark = pytest.mark.anyio
 async def command(world: FakeBotApi, user: int, text: str, chat: int = GROUP) -> str:
     """Send ``text`` as ``user`` in ``chat``; return the bot's reply."""
     mark = world.mark()
-    world.send_message(chat, user, text)
-    call = await world.wait_for_call("sendMessage", lambda c: c.params["chat_id"] == chat,
-                                     since=mark)
+    sent = world.send_message(chat, user, text)
+
+    def is_reply(call: Call) -> bool:
+        if call.params["chat_id"] != chat:
+            return False
+        quoted = call.params.get("reply_parameters") or {}
+        return chat == user or quoted.get("message_id") == sent["message_id"]
+
+    call = await world.wait_for_call("sendMessage", is_reply, since=mark)
     return str(call.params["text"])
 
 

@@ -29,6 +29,7 @@ def buttons(message: dict[str, object]) -> list[tuple[str, str | None, str | Non
             for row in markup["inline_keyboard"] for b in row]
 
 
+# --8<-- [start:test]
 async def test_non_member_message_is_deleted_user_muted_warned_and_logged(
     world: FakeBotApi, runtime: BotRuntime
 ) -> None:
@@ -58,6 +59,7 @@ async def test_non_member_message_is_deleted_user_muted_warned_and_logged(
     assert all(e.latency_ms is not None and e.latency_ms >= 0 for e in logged)
     stats = await runtime.store.stats.get()
     assert (stats.total_verifications, stats.failed_count) == (2, 2)
+# --8<-- [end:test]
 
 
 async def test_member_passes_and_the_cache_answers_the_second_time(
