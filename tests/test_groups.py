@@ -94,6 +94,7 @@ async def test_protect_twice_changes_nothing(store: fv.Store) -> None:
     first = await store.groups.protect(**args)
     channels_before = await store.channels.get_many([-2001, -2002])
     owner_before = await store.owners.get(42)
+    stats_before = await store.stats.get()
 
     again = await store.groups.protect(**args)
     assert not again.created
@@ -111,6 +112,7 @@ async def test_protect_twice_changes_nothing(store: fv.Store) -> None:
     assert await store.owners.get(42) == owner_before
     stats = await store.stats.get()
     assert (stats.total_groups, stats.total_channels) == (1, 2)
+    assert stats.last_updated == stats_before.last_updated  # no counter write at all
     await assert_consistent(store)
 
 
