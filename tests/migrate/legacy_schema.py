@@ -152,8 +152,11 @@ def create_schema(conn: Any, dialect: str, *, old: bool = False) -> None:
 
 
 def build(conn: Any, dialect: str, *, old: bool = False, events: int = 3000,
-          seed: int = 7) -> Expected:
-    """Create the schema and fill it; return what a correct migration gives."""
+          users: int = 400, days: int = DAYS, seed: int = 7) -> Expected:
+    """Create the schema and fill it; return what a correct migration gives.
+
+    ``events`` verification rows by ``users`` users over ``days`` UTC days.
+    """
     create_schema(conn, dialect, old=old)
     if dialect == "postgresql":
         # Dangling foreign keys exist in real databases (restored dumps, dropped
@@ -172,7 +175,7 @@ def build(conn: Any, dialect: str, *, old: bool = False, events: int = 3000,
     db.insert("admin_sessions", [{"id": db.uuid(uuid.uuid4()), "user_id": db.uuid(admins[0]),
                                   "refresh_token": "secret", "expires_at": db.ts(START)}])
     if not old:
-        _events(db, exp, groups, events, rng)
+        _events(db, exp, groups, events, rng, users=users, days=days)
     conn.commit()
     return exp
 
@@ -320,15 +323,16 @@ def _config(db: _Db, exp: Expected) -> None:
     db.insert("admin_config", rows)
 
 
-def _events(db: _Db, exp: Expected, groups: list[int], count: int, rng: random.Random) -> None:
+def _events(db: _Db, exp: Expected, groups: list[int], count: int, rng: random.Random,
+            *, users: int, days: int) -> None:
     statuses = ["verified"] * 6 + ["restricted"] * 3 + ["error"]
     mapped = {"verified": "success", "restricted": "failed", "error": "error"}
     rows = []
     for _ in range(count):
-        # Over DAYS days, some right around midnight UTC.
-        moment = START + timedelta(seconds=rng.randint(0, DAYS * 86400 - 1))
+        # Over `days` days, some right around midnight UTC.
+        moment = START + timedelta(seconds=rng.randint(0, days * 86400 - 1))
         status = rng.choice(statuses)
-        user = rng.randint(1, 400)
+        user = rng.randint(1, users)
         # A few events of groups no longer in protected_groups: history, still valid.
         group = rng.choice(groups) if rng.random() > 0.02 else -1001777000000
         rows.append({"user_id": user, "group_id": group, "channel_id": -1002000000000,
@@ -340,8 +344,10 @@ def _events(db: _Db, exp: Expected, groups: list[int], count: int, rng: random.R
         exp.events_by_day[moment.strftime("%Y-%m-%d")] += 1
         exp.users.add(user)
     exp.good["verification_log"] = len(rows)
-    bad = [{"status": "pending"}, {"user_id": 0}, {"group_id": 555}, {"timestamp": None}]
-    for change in bad:
-        rows.append({**rows[0], **change})
     db.insert("verification_log", rows)
-    exp.bad |= {("verification_log", count + 1 + i) for i in range(len(bad))}
+    changes = [{"status": "pending"}, {"user_id": 0}, {"group_id": 555}, {"timestamp": None}]
+    first = {"user_id": 1, "group_id": groups[0], "channel_id": None, "status": "verified",
+             "latency_ms": None, "cached": False, "error_type": None,
+             "timestamp": db.ts(START, naive=True)}
+    db.insert("verification_log", [{**first, **change} for change in changes])
+    exp.bad |= {("verification_log", count + 1 + i) for i in range(len(changes))}
