@@ -83,6 +83,20 @@ def _service_account() -> pwd.struct_passwd | None:
     )
 
 
+def _base_dir(account: pwd.struct_passwd | None) -> str | None:
+    """A temp folder the server's user can reach (every ancestor searchable by others)."""
+    if account is None:
+        return None
+    for candidate in (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"):
+        path = Path(candidate).resolve()
+        if path.is_dir() and all(p.stat().st_mode & 0o001 for p in (path, *path.parents)):
+            return str(path)
+    raise PostgresUnavailable(
+        "no temporary folder that an unprivileged user can reach (TMPDIR and /tmp are "
+        "private): set TMPDIR to a world-searchable folder."
+    )
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -119,7 +133,7 @@ def start(timeout: float = 30.0) -> PostgresServer:
     """initdb + start a server; raises :class:`PostgresUnavailable` when it cannot."""
     bindir = find_bindir()
     account = _service_account()
-    root = Path(tempfile.mkdtemp(prefix="fv-pg-"))
+    root = Path(tempfile.mkdtemp(prefix="fv-pg-", dir=_base_dir(account)))
     as_user: dict[str, object] = {}
     if account is not None:
         os.chown(root, account.pw_uid, account.pw_gid)
