@@ -15,11 +15,14 @@ import argparse
 import json
 import os
 import random
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,7 +35,15 @@ from fsv_bot.config import Settings
 from fsv_bot.fake_telegram import Call, FakeBotApi
 from fsv_bot.notices import verify_data
 
-__all__ = ["Simulation", "SimulationConfig", "SimulationReport", "main", "simulated_bot"]
+__all__ = [
+    "Simulation",
+    "SimulationConfig",
+    "SimulationReport",
+    "emulator_store",
+    "main",
+    "own_emulator",
+    "simulated_bot",
+]
 
 OWNER_ID = 1
 FIRST_USER_ID = 1000
@@ -205,14 +216,40 @@ async def simulated_bot(
         yield simulation
 
 
+@contextmanager
+def own_emulator() -> Iterator[str]:
+    """Run a Firestore emulator in a session of its own; yield its ``HOST:PORT``.
+
+    In its own session, a Ctrl-C typed in the terminal reaches this process, not the
+    emulator, so the bot can still write its last events while it stops; then the
+    emulator is stopped here.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    command = FirestoreEmulator().command(port)
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            host = f"127.0.0.1:{port}"
+            FirestoreEmulator.attach(host, timeout=60)
+            yield host
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 @asynccontextmanager
 async def emulator_store(project: str | None = None) -> AsyncIterator[fv.Store]:
     """A store on ``FIRESTORE_EMULATOR_HOST``, or on an emulator started (and stopped) here."""
     project = project or f"sim-{uuid.uuid4().hex[:8]}"
     with ExitStack() as stack:
-        host = os.environ.get("FIRESTORE_EMULATOR_HOST")
-        if not host:
-            host = stack.enter_context(FirestoreEmulator().start()).host
+        host = os.environ.get("FIRESTORE_EMULATOR_HOST") or stack.enter_context(own_emulator())
         store = await fv.connect(project=project, emulator_host=host)
         try:
             yield store
