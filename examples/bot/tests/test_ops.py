@@ -5,11 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from importlib import metadata
+from typing import Any
 
 import httpx
 import pytest
@@ -85,6 +89,36 @@ def test_the_command_line_explains_missing_configuration() -> None:
     assert no_project.returncode == 2
     assert "invalid Firestore configuration: no project id" in no_project.stderr
     assert "FIREBASE_PROJECT_ID" in no_project.stderr
+
+
+def test_the_command_line_runs_until_sigterm(world: FakeBotApi, firestore_emulator: Any,
+                                            firestore_project: str) -> None:
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": world.token,
+           "TELEGRAM_API_BASE_URL": world.base_url, "FIRESTORE_EMULATOR_HOST":
+           firestore_emulator.host, "FIREBASE_PROJECT_ID": firestore_project,
+           "FSV_POLL_TIMEOUT": "1", "FSV_METRICS_PORT": "0"}
+    bot = subprocess.Popen([sys.executable, "-m", "fsv_bot"], env=env, stderr=subprocess.PIPE,
+                           text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not any(c.method == "getUpdates" for c in world.calls):
+            assert time.monotonic() < deadline, "the bot never polled"
+            assert bot.poll() is None, bot.stderr.read() if bot.stderr else ""
+            time.sleep(0.05)
+        world.send_message(GROUP, USER, "/status")
+        while not world.calls_to("sendMessage"):
+            assert time.monotonic() < deadline, "no reply to /status"
+            time.sleep(0.05)
+        assert world.last_call("sendMessage").params["text"] == (
+            "Not protected. An admin can run /protect @channel.")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        _, stderr = bot.communicate(timeout=30)
+    assert bot.returncode == 0, stderr
+    lines = [json.loads(line) for line in stderr.splitlines()]
+    assert any(line["msg"] == "received SIGTERM, stopping" for line in lines)
+    [command] = [line for line in lines if line["msg"] == "command"]
+    assert (command["command"], command["user_id"], command["group_id"]) == ("status", USER, GROUP)
 
 
 # -- metrics, health, logs --
