@@ -31,6 +31,7 @@ from firestore_verify.errors import (
     NotFoundError,
 )
 from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
+from firestore_verify.group_index import GroupIndex
 from firestore_verify.live import LiveStream
 from firestore_verify.logger import (
     BufferFullError,
@@ -38,6 +39,12 @@ from firestore_verify.logger import (
     LoggerSettings,
     LoggerStats,
     VerificationLogger,
+)
+from firestore_verify.membership import (
+    ChannelResult,
+    CheckResult,
+    MembershipChecker,
+    MembershipLookup,
 )
 from firestore_verify.models import (
     AdminUser,
@@ -71,6 +78,8 @@ __all__ = [
     "CacheStats",
     "ChannelInfo",
     "ChannelRef",
+    "ChannelResult",
+    "CheckResult",
     "ConfigEntry",
     "ConfigurationError",
     "ConflictError",
@@ -81,6 +90,7 @@ __all__ = [
     "Filter",
     "FirestoreVerifyError",
     "FlushTimeoutError",
+    "GroupIndex",
     "GroupInfo",
     "GroupStats",
     "GrowthPoint",
@@ -90,6 +100,8 @@ __all__ = [
     "LoggerSettings",
     "LoggerStats",
     "MembershipCache",
+    "MembershipChecker",
+    "MembershipLookup",
     "NotFoundError",
     "Owner",
     "OwnerInfo",

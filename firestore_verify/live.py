@@ -137,9 +137,12 @@ class LiveStream(Generic[T]):
         if self._wakeup is not None:
             self._wakeup.set()
         watches, self._watches = self._watches, [None] * len(self._sources)
-        for watch in watches:
-            if watch is not None:
-                await anyio.to_thread.run_sync(watch.unsubscribe)
+        # Shielded: closing during cancellation (shutdown) must still stop the
+        # listeners, or their threads fail once the client's channel closes.
+        with anyio.CancelScope(shield=True):
+            for watch in watches:
+                if watch is not None:
+                    await anyio.to_thread.run_sync(watch.unsubscribe)
 
     async def __aenter__(self) -> LiveStream[T]:
         return await self.start()

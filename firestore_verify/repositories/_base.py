@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import builtins
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from firestore_verify.store import Store
 
 __all__ = ["Filter", "Page", "Repository", "run_transaction"]
+
+log = logging.getLogger("firestore_verify.repositories")
 
 DocT = TypeVar("DocT", bound=Document)
 T = TypeVar("T")
@@ -281,7 +284,14 @@ class Repository(Generic[DocT]):
         query = self._query(filters, where, base=sync)
 
         def combine(sources: builtins.list[builtins.list[Any]]) -> builtins.list[DocT]:
-            return [self._from_snapshot(s) for s in sorted(sources[0], key=lambda s: s.id)]
+            models = []
+            for snapshot in sorted(sources[0], key=lambda s: s.id):
+                try:
+                    models.append(self._from_snapshot(snapshot))
+                except InvalidInputError as exc:
+                    # One bad document (written by another client) must not kill the stream.
+                    log.warning("skipping invalid %s %s: %s", self.resource, snapshot.id, exc)
+            return models
 
         return LiveStream([query_source(query)], combine)
 

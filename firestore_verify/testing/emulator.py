@@ -437,6 +437,9 @@ class FirestoreEmulator:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    # Its own session: a Ctrl-C meant for the program that started it
+                    # must not kill it before that program has flushed and stopped.
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise EmulatorError(

@@ -30,10 +30,9 @@ from fsv_bot.admins import AdminCache
 from fsv_bot.commands import Commands
 from fsv_bot.config import Settings
 from fsv_bot.guard import Guard
-from fsv_bot.membership import MembershipChecker
+from fsv_bot.membership import make_checker
 from fsv_bot.metrics import Metrics, MetricsServer
 from fsv_bot.notices import VERIFY_PREFIX
-from fsv_bot.registry import GroupRegistry
 
 __all__ = ["COMMANDS", "UPDATES", "BotRuntime", "build_application", "running_bot"]
 
@@ -54,7 +53,7 @@ class BotRuntime:
     settings: Settings
     store: fv.Store
     application: AnyApplication
-    registry: GroupRegistry
+    registry: fv.GroupIndex
     cache: fv.MembershipCache
     events: fv.VerificationLogger
     metrics: Metrics
@@ -139,7 +138,7 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
                                      env=settings.env)
             stack.push_async_callback(store.close)
         metrics = Metrics()
-        registry = GroupRegistry()
+        registry = fv.GroupIndex()
         cache = fv.MembershipCache(settings.cache)
         events = await stack.enter_async_context(
             store.verifications.logger(shards=settings.event_shards))
@@ -148,7 +147,7 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         await tasks.start(registry.follow, store)
 
         application = build_application(settings)
-        checker = MembershipChecker(application.bot, cache, events, metrics)
+        checker = make_checker(application.bot, cache, events, metrics)
         guard = Guard(registry, checker, AdminCache(metrics), metrics)
         install_handlers(application, guard, Commands(store, registry))
         await application.initialize()

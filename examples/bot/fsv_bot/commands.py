@@ -21,7 +21,6 @@ from telegram.ext import ContextTypes
 
 import firestore_verify as fv
 from fsv_bot.options import DEFAULT_WARNING, MAX_TEMPLATE_LENGTH, GroupOptions
-from fsv_bot.registry import GroupRegistry
 
 __all__ = ["HELP", "USAGE", "Commands"]
 
@@ -74,7 +73,7 @@ def _label(ref: fv.ChannelRef) -> str:
 class Commands:
     """The command handlers, sharing the store and the live registry."""
 
-    def __init__(self, store: fv.Store, registry: GroupRegistry) -> None:
+    def __init__(self, store: fv.Store, registry: fv.GroupIndex) -> None:
         self.store = store
         self.registry = registry
 

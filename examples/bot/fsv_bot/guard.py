@@ -26,11 +26,10 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import firestore_verify as fv
 from fsv_bot.admins import AdminCache
-from fsv_bot.membership import CheckResult, MembershipChecker, is_member
+from fsv_bot.membership import is_member
 from fsv_bot.metrics import Metrics
 from fsv_bot.notices import parse_verify_data, render_warning
 from fsv_bot.options import GroupOptions
-from fsv_bot.registry import GroupRegistry
 from fsv_bot.retry import with_retry
 
 __all__ = ["Guard"]
@@ -48,8 +47,8 @@ class Guard:
 
     def __init__(
         self,
-        registry: GroupRegistry,
-        checker: MembershipChecker,
+        registry: fv.GroupIndex,
+        checker: fv.MembershipChecker,
         admins: AdminCache,
         metrics: Metrics,
     ) -> None:
@@ -144,7 +143,7 @@ class Guard:
         bot: Bot,
         group: fv.ProtectedGroup,
         user: User,
-        result: CheckResult,
+        result: fv.CheckResult,
         *,
         message_id: int | None = None,
     ) -> None:

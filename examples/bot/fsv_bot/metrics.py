@@ -50,9 +50,6 @@ class Metrics:
         self.actions = Counter(
             "fsv_moderation_actions", "Deletes, mutes, unmutes, warnings.", ["action"], registry=r
         )
-        self.events_dropped = Counter(
-            "fsv_events_dropped", "Verification events the logger had no room for.", registry=r
-        )
         self.protected_groups = Gauge(
             "fsv_protected_groups", "Protected groups in the live configuration.", registry=r
         )

@@ -1,56 +1,63 @@
-"""Live configuration: the protected groups and their channels, kept current by a watch.
+"""A live, in-memory index of the protected groups, kept current by a watch.
 
-:meth:`GroupRegistry.follow` listens to ``store.groups.watch(enabled=True)`` (a
-Firestore listener, not polling), so a channel linked or a warning changed from
-the API or the dashboard applies to the next message, without a restart.
+Bots consult it on every message: which channels does this group enforce,
+which groups does this channel protect. :meth:`GroupIndex.follow` listens to
+``store.groups.watch(enabled=True)`` (a Firestore listener, not polling), so a
+channel linked or a setting changed from an API or a dashboard applies to the
+next message without a restart; a failed listener is restarted with backoff.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import TaskStatus
 
-import firestore_verify as fv
+from firestore_verify.models import ProtectedGroup
 
-__all__ = ["GroupRegistry"]
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
 
-log = logging.getLogger("fsv_bot.registry")
+__all__ = ["GroupIndex"]
+
+log = logging.getLogger("firestore_verify.group_index")
 
 
-class GroupRegistry:
-    """In-memory map of enabled protected groups, and of channel -> groups enforcing it."""
+class GroupIndex:
+    """Enabled protected groups by id, and channel id -> the groups enforcing it."""
 
     def __init__(self) -> None:
-        self._groups: dict[int, fv.ProtectedGroup] = {}
+        self._groups: dict[int, ProtectedGroup] = {}
         self._by_channel: dict[int, list[int]] = {}
         #: Set once the first snapshot arrived.
         self.ready = anyio.Event()
         #: Snapshots applied so far.
         self.snapshots = 0
-        #: Whether the watch is currently connected.
+        #: Whether the watch is connected right now.
         self.live = False
 
-    def get(self, group_id: int) -> fv.ProtectedGroup | None:
+    def get(self, group_id: int) -> ProtectedGroup | None:
         """The enabled protected group ``group_id``, or ``None``."""
         return self._groups.get(group_id)
 
-    def groups_for_channel(self, channel_id: int) -> list[fv.ProtectedGroup]:
+    def groups_for_channel(self, channel_id: int) -> list[ProtectedGroup]:
         """The enabled groups that enforce ``channel_id``."""
         return [self._groups[g] for g in self._by_channel.get(channel_id, ())]
 
     def __len__(self) -> int:
         return len(self._groups)
 
-    def replace(self, groups: list[fv.ProtectedGroup]) -> None:
+    def replace(self, groups: Iterable[ProtectedGroup]) -> None:
         """Take a whole snapshot as the new state."""
         self._groups = {g.id: g for g in groups if g.enabled}
         self._reindex()
         self.snapshots += 1
         self.ready.set()
 
-    def put(self, group: fv.ProtectedGroup) -> None:
+    def put(self, group: ProtectedGroup) -> None:
         """Apply a change this process made itself, before its snapshot arrives."""
         if group.enabled:
             self._groups[group.id] = group
@@ -68,13 +75,14 @@ class GroupRegistry:
     # --8<-- [start:follow]
     async def follow(
         self,
-        store: fv.Store,
+        store: Store,
         *,
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Apply every snapshot of the enabled groups until cancelled; reconnect on errors.
+        """Apply every snapshot of the enabled groups until cancelled; restart on errors.
 
-        ``task_status.started()`` is called once the first snapshot is applied.
+        Start it in a task group (``await tg.start(index.follow, store)`` returns
+        once the first snapshot is applied).
         """
         started = False
         delay = 0.5
@@ -89,17 +97,11 @@ class GroupRegistry:
                     if not started:
                         started = True
                         task_status.started()
-            except fv.FirestoreVerifyError as exc:
-                # e.g. a document another client wrote that does not validate.
-                log.error("group watch failed, restarting in %.1fs: %s", delay, exc)
             except Exception as exc:  # the listener died: start a new one
-                log.error("group watch error, restarting in %.1fs: %r", delay, exc)
+                log.error("group watch failed, restarting in %.1fs: %r", delay, exc)
             finally:
                 self.live = False
-                # Unsubscribe even when cancelled (shutdown), before the store closes:
-                # a listener left running fails in its thread when the channel goes.
-                with anyio.CancelScope(shield=True):
-                    await stream.aclose()
+                await stream.aclose()
             await anyio.sleep(delay)
             delay = min(delay * 2, 30.0)
     # --8<-- [end:follow]

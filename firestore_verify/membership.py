@@ -1,0 +1,124 @@
+"""Membership checks: the cache in front of the messenger, every check logged as an event.
+
+:class:`MembershipChecker` is what every force-subscribe bot does on each
+message: for each enforced channel of a group, ask the cache, else the
+messenger (a ``lookup`` coroutine the bot supplies, e.g. around Telegram's
+``getChatMember``), and record one verification event per channel. It is
+**fail safe**: a lookup that raises counts as *not verified* and is logged with
+status ``error`` and the exception's class name as ``error_type``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from firestore_verify.cache import MembershipCache
+from firestore_verify.logger import VerificationLogger
+from firestore_verify.models import ChannelRef, ProtectedGroup, Status, Verification
+
+__all__ = ["ChannelResult", "CheckResult", "MembershipChecker", "MembershipLookup"]
+
+#: ``await lookup(user_id, channel_id)``: whether the user is a member of the channel.
+MembershipLookup = Callable[[int, int], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    """The outcome of one user's check in one enforced channel."""
+
+    channel: ChannelRef
+    status: Status
+    #: The answer came from the cache, not the messenger.
+    cached: bool
+    latency_ms: float
+    #: The exception class name when the lookup failed (status ``error``).
+    error_type: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome for one user in one group: one result per enforced channel."""
+
+    user_id: int
+    group_id: int
+    channels: list[ChannelResult]
+
+    @property
+    def verified(self) -> bool:
+        """Member of every enforced channel (an error counts as not a member)."""
+        return all(r.status is Status.SUCCESS for r in self.channels)
+
+    @property
+    def missing(self) -> list[ChannelRef]:
+        """The channels the user must (re)join, or that could not be checked."""
+        return [r.channel for r in self.channels if r.status is not Status.SUCCESS]
+
+
+class MembershipChecker:
+    """Checks users against a group's enforced channels, with a cache, logging every check.
+
+    Args:
+        lookup: Asks the messenger whether a user is a member of a channel.
+        cache: Remembers answers (positive and negative TTLs).
+        logger: Receives one :class:`~firestore_verify.Verification` per channel
+            checked; when its buffer is full the check waits for room
+            (backpressure) rather than dropping the event.
+        on_result: Called with every :class:`ChannelResult` (metrics, log lines).
+    """
+
+    def __init__(
+        self,
+        lookup: MembershipLookup,
+        cache: MembershipCache,
+        logger: VerificationLogger,
+        *,
+        on_result: Callable[[int, int, ChannelResult], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._lookup = lookup
+        self.cache = cache
+        self._logger = logger
+        self._on_result = on_result
+        self._clock = clock
+
+    async def check(self, user_id: int, group: ProtectedGroup, *,
+                    fresh: bool = False) -> CheckResult:
+        """Check ``user_id`` in every channel of ``group``, concurrently.
+
+        ``fresh`` drops the user's cached answers first (after "I have joined").
+        """
+        if fresh:
+            self.cache.invalidate(user_id)
+        results = await asyncio.gather(
+            *(self._check_channel(user_id, group.id, ref) for ref in group.enforced_channels)
+        )
+        return CheckResult(user_id, group.id, list(results))
+
+    async def _check_channel(self, user_id: int, group_id: int,
+                             ref: ChannelRef) -> ChannelResult:
+        started = self._clock()
+        cached = self.cache.get(user_id, ref.channel_id)
+        error_type: str | None = None
+        if cached is not None:
+            status = Status.SUCCESS if cached else Status.FAILED
+        else:
+            try:
+                joined = await self._lookup(user_id, ref.channel_id)
+            except Exception as exc:  # fail safe: any failure blocks the user
+                error_type = type(exc).__name__
+                status = Status.ERROR
+            else:
+                self.cache.set(user_id, ref.channel_id, joined)
+                status = Status.SUCCESS if joined else Status.FAILED
+        latency_ms = (self._clock() - started) * 1000
+        result = ChannelResult(ref, status, cached is not None, latency_ms, error_type)
+        await self._logger.put(Verification(
+            user_id=user_id, group_id=group_id, channel_id=ref.channel_id,
+            status=status, latency_ms=latency_ms, cached=result.cached, error_type=error_type,
+        ))
+        if self._on_result is not None:
+            self._on_result(user_id, group_id, result)
+        return result
