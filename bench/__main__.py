@@ -1,0 +1,5 @@
+"""``python -m bench``: run the benchmarks and print one table."""
+
+from bench.runner import main
+
+raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Run the benchmarks against an emulator of their own and print one table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from bench import dataset, logging_throughput, memory, summary, totals, watch_latency
+from bench.harness import FULL, QUICK, Context, Row, progress, render_table, running_emulator
+
+BENCHMARKS = ("logging", "watch", "reads", "memory")
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmarks of firestore-verify against the Cloud Firestore emulator, "
+                    "each figure beside its baseline.")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes: a smoke run that checks every row is produced")
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
+                        help=f"run only these ({', '.join(BENCHMARKS)}); repeatable")
+    parser.add_argument("--sweep", action="store_true",
+                        help="compare logger settings for benchmark 1 instead")
+    parser.add_argument("--emulator-host", metavar="HOST:PORT",
+                        help="use this running emulator instead of starting one")
+    parser.add_argument("--json", type=Path, default=RESULTS, metavar="PATH",
+                        help=f"where to write the results (default: {RESULTS})")
+    return parser.parse_args(argv)
+
+
+async def run_all(ctx: Context, selected: Sequence[str], sweep: bool) -> list[Row]:
+    rows: list[Row] = []
+    if ctx.sizes.warmup_events:
+        progress(f"warming the emulator up ({ctx.sizes.warmup_events:,} events)")
+        await logging_throughput.warm_up(ctx)
+    if sweep:
+        return await logging_throughput.sweep(ctx)
+    if "logging" in selected:
+        rows += await logging_throughput.run(ctx)
+    if "watch" in selected:
+        rows += await watch_latency.run(ctx)
+    if "reads" in selected:
+        progress("2./3. dashboard totals and 30-day summary on a growing dataset")
+        totals_points, summary_points = [], []
+        async with ctx.project("dataset") as store:
+            data = dataset.Dataset(store)
+            for size in ctx.sizes.dataset_sizes:
+                await data.grow_to(size)
+                large = size == ctx.sizes.dataset_sizes[-1]
+                totals_points.append(await totals.measure(store, size, ctx.sizes.read_runs))
+                summary_points.append(await summary.measure(
+                    store, size, ctx.sizes.read_runs,
+                    ctx.sizes.large_scan_runs if large else ctx.sizes.scan_runs))
+        rows += totals.rows(totals_points) + summary.rows(summary_points)
+    if "memory" in selected:
+        rows += await memory.run(ctx)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    selected = args.only or list(BENCHMARKS)
+    started = time.perf_counter()
+    with running_emulator(args.emulator_host) as emulator:
+        progress(f"emulator at {emulator.host}")
+        ctx = Context(emulator, sizes)
+        rows = anyio.run(run_all, ctx, selected, args.sweep)
+    elapsed = time.perf_counter() - started
+    table = render_table(rows)
+    print(table)
+    missed = [row for row in rows if row.met is False]
+    print(f"\n{len(rows)} rows, {len(missed)} targets missed; "
+          f"{'quick' if sizes.quick else 'full'} run took {elapsed:.0f}s "
+          f"on {os.cpu_count()} CPUs.")
+    results: dict[str, Any] = {
+        "quick": sizes.quick,
+        "sweep": args.sweep,
+        "seconds": elapsed,
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "rows": [{"benchmark": r.benchmark, "figure": r.figure, "baseline": r.baseline,
+                  "ratio": r.ratio, "target": r.target, "met": r.met, "values": r.values}
+                 for r in rows],
+    }
+    args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    return 0

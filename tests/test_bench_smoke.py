@@ -1,0 +1,67 @@
+"""`python -m bench --quick` runs end to end and prints every row (so the bench cannot rot)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from firestore_verify.testing import FirestoreEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: One pattern per row of the table, in order.
+EXPECTED_ROWS = [
+    r"1\. log \S+ events, 8 producers: logger settings",
+    r"1\. log .*: logger vs naive",
+    r"1\. log .*: logger vs bare batches",
+    r"1\. log .*: bare batches vs naive \(the most batching can give\)",
+    r"1\. log .*: CPU per 1k events, client / emulator",
+    r"1\. log .*: peak writes/s to one hot doc",
+    r"1\. log .*: docs written per event",
+    r"1\. log .*: counters == events",
+    r"4\. write-to-watch .*: logger settings",
+    r"4\. write-to-watch .*: p50",
+    r"4\. write-to-watch .*: p95",
+    r"4\. write-to-watch .*: peak writes/s to one hot doc",
+    r"2\. dashboard totals @ \S+ events: stats\.get\(\) vs count\(\)",
+    r"2\. dashboard totals @ \S+ events: stats\.get\(\) vs count\(\)",
+    r"2\. dashboard totals @ \S+ events: stats\.get\(\) vs count\(\)",
+    r"2\. stats\.get\(\) @ \S+ events: where the time goes",
+    r"2\. stats\.get\(\) flat \S+ -> \S+ events",
+    r"3\. 30-day summary @ \S+ events: rollups vs scan",
+    r"3\. 30-day summary @ \S+ events: rollups vs scan",
+    r"3\. 30-day summary @ \S+ events: rollups vs scan",
+    r"5\. peak memory, \S+ events through the logger",
+]
+#: Rows whose target is correctness, not speed: they must hold even at tiny sizes.
+MUST_HOLD = ("counters == events", "30-day summary")
+
+
+def test_quick_bench_prints_every_row(firestore_emulator: FirestoreEmulator,
+                                      tmp_path: Path) -> None:
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--emulator-host", firestore_emulator.host,
+         "--json", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    rows = json.loads(results.read_text())["rows"]
+    labels = [row["benchmark"] for row in rows]
+    assert len(labels) == len(EXPECTED_ROWS), labels
+    for pattern, label in zip(EXPECTED_ROWS, labels, strict=True):
+        assert re.fullmatch(pattern, label), (pattern, label)
+
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert header == ["benchmark", "figure", "baseline", "ratio", "target", "met?"]
+    for label in labels:
+        assert any(line.startswith(f"| {label} ") for line in table[1:]), label
+    for row in rows:
+        assert row["figure"] not in ("", "-"), row
+        if any(part in row["benchmark"] for part in MUST_HOLD):
+            assert row["met"] is True, row
