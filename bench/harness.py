@@ -218,21 +218,26 @@ async def timed_runs(runs: int, action: Callable[[], Any]) -> list[float]:
 # -- the emulator and projects --------------------------------------------------------
 
 
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+def _as_ctrl_c(_signum: int, _frame: FrameType | None) -> None:
+    signal.raise_signal(signal.SIGINT)
 
 
 @contextlib.contextmanager
 def running_emulator(host: str | None = None) -> Iterator[FirestoreEmulator]:
     """Start an emulator (or attach to ``host``); stop it again whatever happens.
 
-    SIGTERM and SIGHUP become ``KeyboardInterrupt`` meanwhile, so a killed bench
-    still stops its emulator (Ctrl-C does so already).
+    Meanwhile SIGTERM and SIGHUP act like Ctrl-C (which works even where a shell
+    started the bench with SIGINT ignored): the event loop cancels the benchmark,
+    and the emulator is stopped on the way out.
     """
     if host:
         yield FirestoreEmulator.attach(host)
         return
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, handler) for sig, handler in (
+        (signal.SIGINT, signal.default_int_handler),
+        (signal.SIGTERM, _as_ctrl_c),
+        (signal.SIGHUP, _as_ctrl_c),
+    )}
     emulator = FirestoreEmulator()
     try:
         emulator.start()

@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected = args.only or list(BENCHMARKS)
     started = time.perf_counter()
     with running_emulator(args.emulator_host) as emulator:
-        progress(f"emulator at {emulator.host}")
+        progress(f"emulator at {emulator.host} (pid {emulator.pid or 'not ours'})")
         ctx = Context(emulator, sizes)
         rows = anyio.run(run_all, ctx, selected, args.sweep)
     elapsed = time.perf_counter() - started
