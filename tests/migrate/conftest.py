@@ -5,37 +5,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import legacy_schema
 import pg_server
 import pytest
+from legacy_schema import BuildLegacy, LegacyDb
 
 REQUIRE_ENV_VAR = "FIRESTORE_VERIFY_REQUIRE_EMULATOR"
-
-
-@dataclass
-class LegacyDb:
-    """A legacy database the tests built: its URL, dialect and what migrating it gives."""
-
-    url: str
-    dialect: str
-    expected: legacy_schema.Expected
-
-    def connect(self) -> object:
-        """A new DB-API connection to it (for mutating the source in tests)."""
-        if self.dialect == "sqlite":
-            return sqlite3.connect(self.url.removeprefix("sqlite:///"))
-        import psycopg
-
-        return psycopg.connect(self.url)
-
-    @property
-    def mark(self) -> str:
-        """The parameter placeholder of the dialect."""
-        return "?" if self.dialect == "sqlite" else "%s"
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +43,6 @@ def postgres_database(postgres: pg_server.PostgresServer) -> Iterator[str]:
     yield postgres.url(name)
     with psycopg.connect(postgres.url(), autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)".encode())
-
-
-BuildLegacy = Callable[..., LegacyDb]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

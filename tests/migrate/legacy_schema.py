@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -91,6 +93,32 @@ class Expected:
     users: set[int] = field(default_factory=set)
     links: int = 0
     admin_uids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LegacyDb:
+    """A legacy database the tests built: its URL, dialect and what migrating it gives."""
+
+    url: str
+    dialect: str
+    expected: Expected
+
+    def connect(self) -> object:
+        """A new DB-API connection to it (for mutating the source in tests)."""
+        if self.dialect == "sqlite":
+            return sqlite3.connect(self.url.removeprefix("sqlite:///"))
+        import psycopg
+
+        return psycopg.connect(self.url)
+
+    @property
+    def mark(self) -> str:
+        """The parameter placeholder of the dialect."""
+        return "?" if self.dialect == "sqlite" else "%s"
+
+
+#: ``make_legacy(old=False, events=3000, ...)``: builds a legacy database, see conftest.py.
+BuildLegacy = Callable[..., LegacyDb]
 
 
 class _Db:

@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import BuildLegacy, LegacyDb
+from legacy_schema import BuildLegacy, LegacyDb
 
 import firestore_verify as fv
 from firestore_verify.cli import main
