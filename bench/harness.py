@@ -89,6 +89,8 @@ def count_label(n: int) -> str:
 def ms(seconds: float) -> str:
     """Seconds as milliseconds, with sensible precision."""
     value = seconds * 1000
+    if value >= 1000:
+        return f"{seconds:.2f} s"
     return f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
 
 
@@ -104,6 +106,8 @@ def mib(n_bytes: float) -> str:
 
 def times(ratio: float) -> str:
     """A ratio as ``12.3x``."""
+    if ratio < 1:
+        return f"{ratio:.2f}x"
     return f"{ratio:.1f}x" if ratio < 100 else f"{ratio:,.0f}x"
 
 
