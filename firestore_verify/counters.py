@@ -5,6 +5,10 @@ at ``_metadata/stats/shards/{i}`` and the sums over all shards are the truth;
 with one shard, ``_metadata/stats`` alone is the whole answer, so any client
 (the Firebase JS SDK included) can read it as one document.
 
+``_metadata/stats.shards`` holds the shard count: the first commit a writer
+makes to shard ``k`` raises it to ``k + 1`` in the same atomic batch, so a
+reader that reads the shards it names never misses one.
+
 Group and channel totals are changed only by the group/channel transactions,
 always on shard 0. ``success_rate`` is derived, never incremented: readers of
 this library compute it from the counts (:class:`~firestore_verify.Stats`), and
@@ -47,6 +51,8 @@ COUNTER_FIELDS = (
     "total_users",
 )
 SHARDS_COLLECTION = "shards"
+#: Field of ``_metadata/stats`` holding how many counter shards exist (absent: 1).
+SHARD_COUNT_FIELD = "shards"
 
 
 def stats_ref(store: Store) -> firestore.AsyncDocumentReference:
@@ -62,6 +68,11 @@ def shard_ref(store: Store, index: int) -> firestore.AsyncDocumentReference:
         stats_ref(store).collection(SHARDS_COLLECTION).document(str(index))
     )
     return shard
+
+
+def announce_shards(count: int) -> dict[str, Any]:
+    """Fields for ``_metadata/stats`` raising its shard count to at least ``count``."""
+    return {SHARD_COUNT_FIELD: firestore.Maximum(count)}
 
 
 def increments(deltas: Mapping[str, int]) -> dict[str, Any]:
@@ -99,12 +110,26 @@ class StatsRepository:
         """``_metadata/stats``."""
         return stats_ref(self._store)
 
-    async def get(self) -> Stats:
-        """The totals and success rate, summed over every counter shard."""
+    async def _shard_documents(self) -> tuple[Any, list[dict[str, Any]]]:
+        """``_metadata/stats`` and every shard, read by id (``shards`` says how many)."""
         main = await self.ref.get()
-        documents = [main.to_dict() or {}] if main.exists else []
-        async for shard in self.ref.collection(SHARDS_COLLECTION).stream():
-            documents.append(shard.to_dict() or {})
+        data = main.to_dict() or {} if main.exists else {}
+        documents = [data] if main.exists else []
+        count = int(data.get(SHARD_COUNT_FIELD) or 1)
+        if count > 1:
+            refs = [shard_ref(self._store, index) for index in range(1, count)]
+            async for shard in self._store.client.get_all(refs):
+                if shard.exists:
+                    documents.append(shard.to_dict() or {})
+        return main, documents
+
+    async def get(self) -> Stats:
+        """The totals and success rate, summed over every counter shard.
+
+        Reads ``_metadata/stats`` and, when it says there are more shards, those
+        by id: a fixed number of documents, whatever the volume.
+        """
+        _, documents = await self._shard_documents()
         return sum_shards(documents)
 
     async def refresh_success_rate(self) -> float | None:
@@ -114,12 +139,9 @@ class StatsRepository:
         (a later writer refreshes it again). Returns the rate written, or
         ``None`` when skipped.
         """
-        main = await self.ref.get()
+        main, documents = await self._shard_documents()
         if not main.exists:
             return None
-        documents = [main.to_dict() or {}]
-        async for shard in self.ref.collection(SHARDS_COLLECTION).stream():
-            documents.append(shard.to_dict() or {})
         rate = sum_shards(documents).success_rate
         if documents[0].get("success_rate") == rate:
             return rate

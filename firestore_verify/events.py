@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from google.api_core import exceptions as gexc
 
-from firestore_verify.counters import increments, shard_ref
+from firestore_verify.counters import announce_shards, increments, shard_ref, stats_ref
 from firestore_verify.errors import ConflictError, InvalidInputError
 from firestore_verify.models import Verification
 from firestore_verify.repositories._base import Page, Repository
@@ -109,6 +109,7 @@ class EventWriter:
         self._group_daily = store.collection(GROUP_DAILY)
         self._users = store.collection(USERS)
         self._cache = _UserCache(user_cache_size)
+        self._announced_shards = 1
         self._max_conflicts = max_conflicts
         self._max_retry_seconds = max_retry_seconds
 
@@ -118,7 +119,7 @@ class EventWriter:
         days = {e.occurred_at.date() for e in events}
         group_days = {(e.group_id, e.occurred_at.date()) for e in events}
         users = {e.user_id for e in events}
-        return len(events) + len(days) + len(group_days) + len(users) + 1
+        return len(events) + len(days) + len(group_days) + len(users) + 2
 
     async def _user_states(self, events: Sequence[Verification]) -> dict[int, UserState]:
         states: dict[int, UserState] = {}
@@ -143,10 +144,18 @@ class EventWriter:
         refs = [self._events.document(e.id) for e in events]
         return {s.id async for s in self._store.client.get_all(refs) if s.exists}
 
-    async def write(self, events: Sequence[Verification], *, shard: int = 0) -> WriteOutcome:
+    async def write(
+        self,
+        events: Sequence[Verification],
+        *,
+        shard: int = 0,
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> WriteOutcome:
         """Write ``events`` with their counters (shard ``shard``) and rollups, exactly once.
 
         Events already stored (same id) are neither written nor counted again.
+        ``pace`` is awaited right before every commit attempt (retries included):
+        the logger uses it to keep each hot document under its write rate.
 
         Raises:
             InvalidInputError: when the events would not fit in one commit.
@@ -171,11 +180,11 @@ class EventWriter:
         while pending:
             states = await self._user_states(pending)
             plan = plan_batch(pending, states)
-            if plan.write_count + 1 > MAX_WRITES_PER_COMMIT:
+            if plan.write_count + 2 > MAX_WRITES_PER_COMMIT:
                 # Backfilled events can add rollup corrections: split and write each half.
                 half = len(pending) // 2
-                first = await self.write(pending[:half], shard=shard)
-                second = await self.write(pending[half:], shard=shard)
+                first = await self.write(pending[:half], shard=shard, pace=pace)
+                second = await self.write(pending[half:], shard=shard, pace=pace)
                 return WriteOutcome(
                     written=first.written + second.written,
                     already_stored=total - first.written - second.written,
@@ -187,6 +196,10 @@ class EventWriter:
                 batch.create(self._events.document(event.id), event.to_document())
             counter_fields = increments(plan.counters)
             batch.set(shard_ref(self._store, shard), counter_fields, merge=True)
+            announce = shard >= self._announced_shards
+            if announce:
+                # Readers learn of a new shard in the same commit that first fills it.
+                batch.set(stats_ref(self._store), announce_shards(shard + 1), merge=True)
             for base, doc in plan.daily.items():
                 batch.set(self._daily.document(rollup_id(base, shard)), doc, merge=True)
             for base, doc in plan.group_daily.items():
@@ -200,6 +213,8 @@ class EventWriter:
                     batch.update(ref, state.to_document(), option=option)
                 else:
                     batch.create(ref, state.to_document())
+            if pace is not None:
+                await pace()
             try:
                 results = await batch.commit()
             except CONFLICT as exc:
@@ -221,8 +236,11 @@ class EventWriter:
                 await anyio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
                 continue
-            # Writes are in order: events, shard, daily, group daily, then users.
-            first_user = len(plan.events) + 1 + len(plan.daily) + len(plan.group_daily)
+            if announce:
+                self._announced_shards = max(self._announced_shards, shard + 1)
+            # Writes are in order: events, shard, (announce), daily, group daily, users.
+            first_user = (len(plan.events) + 1 + announce + len(plan.daily)
+                          + len(plan.group_daily))
             for offset, user_id in enumerate(user_ids):
                 state = plan.users[user_id]
                 state.exists = True

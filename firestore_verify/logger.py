@@ -39,6 +39,9 @@ __all__ = [
 
 log = logging.getLogger("firestore_verify.logger")
 
+#: A gap between arrivals this long means "no more events are coming right now".
+_QUIET = 0.005
+
 
 class BufferFullError(FirestoreVerifyError):
     """``record()`` found the buffer full: await ``put()`` to wait for room instead."""
@@ -75,6 +78,9 @@ class LoggerSettings(BaseModel):
     max_batch_events: int = Field(default=400, ge=1, le=490)
     #: Most events buffered or in flight; ``record()`` refuses beyond it.
     buffer_size: int = Field(default=10_000, ge=1)
+    #: Longest an event waits for companions while events keep streaming in
+    #: (a lone event goes as soon as arrivals pause for a few milliseconds).
+    linger_seconds: float = Field(default=0.05, ge=0, le=1)
     #: Seconds closing may take to commit what is left (``None``: no limit).
     close_timeout: float | None = Field(default=60.0, gt=0)
 
@@ -146,6 +152,8 @@ class VerificationLogger:
         self._task_group: TaskGroup | None = None
         self._in_flight: dict[int, list[Verification]] = {}
         self._rate_dirty = False
+        self._oldest_arrival = 0.0
+        self._last_arrival = 0.0
         #: What this logger has done so far.
         self.stats = LoggerStats()
 
@@ -193,6 +201,10 @@ class VerificationLogger:
         return parsed
 
     def _push(self, event: Verification) -> None:
+        now = anyio.current_time()
+        if not self._buffer:
+            self._oldest_arrival = now
+        self._last_arrival = now
         self._buffer.append(event)
         self.stats.recorded += 1
         self._notify()
@@ -226,7 +238,7 @@ class VerificationLogger:
             bucket = self._buckets[index]
             if index in self._busy_shards:
                 continue
-            wait = 0.0 if self._closing else bucket.wait_time(now)
+            wait = bucket.wait_time(now)
             if wait == 0.0:
                 return index, 0.0
             best_wait = min(best_wait, wait)
@@ -247,7 +259,7 @@ class VerificationLogger:
             day = event.occurred_at.date()
             new_writes = (1 + (event.user_id not in users) + (day not in days)
                           + ((event.group_id, day) not in group_days))
-            writes = len(batch) + len(users) + len(days) + len(group_days) + 1
+            writes = len(batch) + len(users) + len(days) + len(group_days) + 2
             if writes + new_writes > MAX_WRITES_PER_COMMIT:
                 break
             batch.append(self._buffer.popleft())
@@ -268,28 +280,52 @@ class VerificationLogger:
                     continue
                 await self._wait_change()
                 continue
-            shard, wait = self._free_shard(anyio.current_time())
+            now = anyio.current_time()
+            shard, wait = self._free_shard(now)
             if shard is None:
                 await self._wait_change(None if wait == float("inf") else wait)
+                continue
+            linger = self._linger(now)
+            if linger > 0:
+                await self._wait_change(linger)
                 continue
             batch = self._take_batch()
             if not batch:
                 await self._wait_change()
                 continue
-            self._take(shard)
+            self._oldest_arrival = now
             self._busy_shards.add(shard)
             self._in_flight_users.update(e.user_id for e in batch)
             self._in_flight_events += len(batch)
             self._in_flight[id(batch)] = batch
             self._task_group.start_soon(self._commit, shard, batch)
 
-    def _take(self, shard: int) -> None:
-        recent = self._buckets[shard].take(anyio.current_time())
+    def _linger(self, now: float) -> float:
+        """How long to wait for more events before committing (0: commit now).
+
+        Events streaming in (gaps under ``_QUIET`` seconds) are gathered for up
+        to ``linger_seconds`` so that one token carries a full batch; a lone
+        event waits only for the stream to go quiet.
+        """
+        if self._closing or len(self._buffer) >= self.settings.max_batch_events:
+            return 0.0
+        left = self.settings.linger_seconds - (now - self._oldest_arrival)
+        quiet = _QUIET - (now - self._last_arrival)
+        return max(0.0, min(left, quiet))
+
+    async def _pace(self, shard: int) -> None:
+        """Wait for shard ``shard``'s budget, then spend it: called before every commit."""
+        bucket = self._buckets[shard]
+        wait = bucket.wait_time(anyio.current_time())
+        if wait > 0:
+            await anyio.sleep(wait)
+        recent = bucket.take(anyio.current_time())
         self.stats.peak_writes_per_second = max(self.stats.peak_writes_per_second, recent)
 
     async def _commit(self, shard: int, batch: list[Verification]) -> None:
         try:
-            outcome = await self._writer.write(batch, shard=shard)
+            outcome = await self._writer.write(
+                batch, shard=shard, pace=lambda: self._pace(shard))
         except Exception as exc:
             self.stats.failed_commits += 1
             log.error("commit of %d events failed, will retry: %s", len(batch), exc)
@@ -318,7 +354,7 @@ class VerificationLogger:
             self._rate_dirty = True
             await self._wait_change(wait)
             return
-        self._take(0)
+        await self._pace(0)
         try:
             await self._store.stats.refresh_success_rate()
         except Exception as exc:

@@ -122,6 +122,8 @@ async def test_sharded_writes_sum_to_the_truth(store: fv.Store) -> None:
     await assert_counters_match_events(store)
     shards = [s.id async for s in store.stats.ref.collection("shards").stream()]
     assert sorted(shards) == ["1", "2"]
+    # _metadata/stats names how many shards to read; stats.get() reads them by id.
+    assert (await store.stats.ref.get()).get("shards") == 3
     expected = expected_rollups(await raw_events(store))
     assert await stored_rollups(store, DAILY) == expected["daily"]
 
