@@ -113,6 +113,16 @@ class EventWriter:
         self._max_conflicts = max_conflicts
         self._max_retry_seconds = max_retry_seconds
 
+    async def announce_shards(self, count: int) -> None:
+        """Make ``_metadata/stats.shards`` at least ``count`` before writing to those shards.
+
+        One write, once per process: a logger calls it on start, so its commits
+        need not touch ``_metadata/stats`` (a hot document) to announce shards.
+        """
+        if count > self._announced_shards:
+            await stats_ref(self._store).set(announce_shards(count), merge=True)
+            self._announced_shards = count
+
     @staticmethod
     def writes_needed(events: Sequence[Verification]) -> int:
         """An upper bound of the writes one batch of ``events`` makes."""

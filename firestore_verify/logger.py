@@ -367,6 +367,7 @@ class VerificationLogger:
             for _ in range(self.settings.shards)
         ]
         self._changed = anyio.Event()
+        await self._writer.announce_shards(self.settings.shards)
         self._closed = False
         self._closing = False
         self._task_group = anyio.create_task_group()

@@ -167,3 +167,18 @@ async def test_unreachable_firestore_hands_back_unwritten_events() -> None:
         with pytest.raises(fv.FlushTimeoutError) as caught:
             await record_all()
     assert sorted(e.id for e in caught.value.unwritten) == sorted(e.id for e in events)
+
+
+async def test_a_sharded_logger_announces_its_shards_once(store: fv.Store) -> None:
+    events = make_events(40)
+    async with store.verifications.logger(shards=8, max_writes_per_second=50) as log:
+        # Announced on start, before any commit: readers know which shards to read.
+        assert (await store.stats.ref.get()).get("shards") == 8
+        for event in events:
+            await log.put(event)
+            await anyio.sleep(0.01)  # a pause after each: each goes in its own commit
+        await log.flush()
+    used = {s.id async for s in store.stats.ref.collection("shards").stream()}
+    assert len(used) >= 2
+    assert (await store.stats.get()).total_verifications == 40  # summed over the shards
+    await assert_counters_match_events(store)
