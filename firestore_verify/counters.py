@@ -17,7 +17,7 @@ the verification logger refreshes the stored field for other clients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -132,12 +132,14 @@ class StatsRepository:
         _, documents = await self._shard_documents()
         return sum_shards(documents)
 
-    async def refresh_success_rate(self) -> float | None:
+    async def refresh_success_rate(
+        self, *, pace: Callable[[], Awaitable[None]] | None = None
+    ) -> float | None:
         """Rewrite ``success_rate`` on ``_metadata/stats`` from the shards' counts.
 
         Written only if ``_metadata/stats`` did not change since it was read
         (a later writer refreshes it again). Returns the rate written, or
-        ``None`` when skipped.
+        ``None`` when skipped. ``pace`` is awaited right before the write.
         """
         main, documents = await self._shard_documents()
         if not main.exists:
@@ -146,6 +148,8 @@ class StatsRepository:
         if documents[0].get("success_rate") == rate:
             return rate
         option = self._store.client.write_option(last_update_time=main.update_time)
+        if pace is not None:  # the write rate budget is spent at send time
+            await pace()
         try:
             await self.ref.update({"success_rate": rate}, option=option)
         except (gexc.FailedPrecondition, gexc.NotFound):

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from google.api_core import exceptions as gexc
 
+from firestore_verify._encode import create_write, update_write
 from firestore_verify.counters import announce_shards, increments, shard_ref, stats_ref
 from firestore_verify.errors import ConflictError, InvalidInputError
 from firestore_verify.models import Verification
@@ -202,8 +203,11 @@ class EventWriter:
                     retries=retries + first.retries + second.retries,
                 )
             batch = self._store.client.batch()
-            for event in plan.events:
-                batch.create(self._events.document(event.id), event.to_document())
+            # Events and user documents are most of the writes: encode them directly.
+            batch._add_write_pbs([
+                create_write(self._events.document(e.id)._document_path, e.to_document())
+                for e in plan.events
+            ])
             counter_fields = increments(plan.counters)
             batch.set(shard_ref(self._store, shard), counter_fields, merge=True)
             announce = shard >= self._announced_shards
@@ -215,14 +219,15 @@ class EventWriter:
             for base, doc in plan.group_daily.items():
                 batch.set(self._group_daily.document(rollup_id(base, shard)), doc, merge=True)
             user_ids = list(plan.users)
+            user_writes = []
             for user_id in user_ids:
                 state = plan.users[user_id]
-                ref = self._users.document(str(user_id))
+                path = self._users.document(str(user_id))._document_path
                 if state.exists:
-                    option = self._store.client.write_option(last_update_time=state.update_time)
-                    batch.update(ref, state.to_document(), option=option)
+                    user_writes.append(update_write(path, state.to_document(), state.update_time))
                 else:
-                    batch.create(ref, state.to_document())
+                    user_writes.append(create_write(path, state.to_document()))
+            batch._add_write_pbs(user_writes)
             if pace is not None:
                 await pace()
             try:

@@ -354,9 +354,8 @@ class VerificationLogger:
             self._rate_dirty = True
             await self._wait_change(wait)
             return
-        await self._pace(0)
         try:
-            await self._store.stats.refresh_success_rate()
+            await self._store.stats.refresh_success_rate(pace=lambda: self._pace(0))
         except Exception as exc:
             log.warning("could not refresh success_rate: %s", exc)
 

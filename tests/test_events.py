@@ -154,3 +154,19 @@ async def test_backfilled_older_events_move_first_seen_back(store: fv.Store) -> 
     assert await stored_rollups(store, DAILY) == expected["daily"]
     assert await stored_rollups(store, GROUP_DAILY) == expected["group_daily"]
     await assert_counters_match_events(store)
+
+
+async def test_fast_encoded_events_read_back_exactly(store: fv.Store) -> None:
+    """Events go to Firestore through the writer's direct protobuf encoding."""
+    events = make_events(5)
+    events[0] = events[0].model_copy(update={"error_type": "BadRequest", "latency_ms": None,
+                                             "channel_id": None, "status": fv.Status.ERROR})
+    await store.verifications.write_many(events)
+    for event in events:
+        stored = await store.verifications.get(event.id)
+        assert stored.created_at is not None  # the server timestamp transform applied
+        assert stored.model_copy(update={"created_at": None}) == event
+    user = await store.collection("verification_users").document(
+        str(events[1].user_id)).get()
+    assert user.get("first_seen") is not None
+    assert isinstance(user.get("groups"), dict)
