@@ -290,7 +290,12 @@ class VerificationLogger:
                 await self._wait_change(linger)
                 continue
             batch = self._take_batch()
-            if not batch:
+            crumb = max(1, self.settings.max_batch_events // 8)
+            if not batch or (len(batch) < crumb and len(self._buffer) >= crumb
+                             and self._busy_shards):
+                # What is left waits on users that in-flight commits are writing: a
+                # token (a second of a shard's budget) is not spent on a crumb of it.
+                self._buffer.extendleft(reversed(batch))
                 await self._wait_change()
                 continue
             self._oldest_arrival = now

@@ -83,6 +83,26 @@ class _Tx:
                 found[snapshot.reference.path] = snapshot
         return found
 
+    def link(self, ref: firestore.AsyncDocumentReference, snapshot: Any, info: ChannelInfo,
+             group_id: int) -> bool:
+        """Create channel ``info`` listing ``group_id``, or refresh it and add the group.
+
+        Returns whether the channel document was created (and counted).
+        """
+        if not snapshot.exists:
+            self.tx.create(ref, {**EnforcedChannel(id=info.id, title=info.title).to_document(),
+                                 **_channel_fields(info), "linked_groups": [group_id]})
+            self.count("total_channels", 1)
+            return True
+        data = snapshot.to_dict() or {}
+        changes = {k: v for k, v in _channel_fields(info).items() if data.get(k) != v}
+        linked = list(data.get("linked_groups") or [])
+        if group_id not in linked:
+            changes["linked_groups"] = [*linked, group_id]
+        if changes:
+            self.tx.update(ref, {**changes, "updated_at": _SERVER_TS})
+        return False
+
     def count(self, name: str, delta: int) -> None:
         self.deltas[name] = self.deltas.get(name, 0) + delta
 
@@ -247,20 +267,8 @@ class GroupRepository(Repository[ProtectedGroup]):
             # Channels: create or refresh, and list the group.
             new_channels: list[int] = []
             for info, ref in zip(infos, channel_refs, strict=True):
-                snap = snaps[ref.path]
-                if not snap.exists:
-                    tx.create(ref, {**EnforcedChannel(id=info.id, title=info.title).to_document(),
-                                    **_channel_fields(info), "linked_groups": [group_info.id]})
-                    t.count("total_channels", 1)
+                if t.link(ref, snaps[ref.path], info, group_info.id):
                     new_channels.append(info.id)
-                    continue
-                data = snap.to_dict() or {}
-                changes = {k: v for k, v in _channel_fields(info).items() if data.get(k) != v}
-                linked = list(data.get("linked_groups") or [])
-                if group_info.id not in linked:
-                    changes["linked_groups"] = [*linked, group_info.id]
-                if changes:
-                    tx.update(ref, {**changes, "updated_at": now})
             t.refresh_groups(stale)
             t.flush_counters()
             return created, enabled, new_channels
@@ -332,19 +340,7 @@ class GroupRepository(Repository[ProtectedGroup]):
             if refs != group.enforced_channels:
                 tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
                                       "updated_at": _SERVER_TS})
-            if not channel_snap.exists:
-                tx.create(channel_ref, {
-                    **EnforcedChannel(id=info.id, title=info.title).to_document(),
-                    **_channel_fields(info), "linked_groups": [group.id]})
-                t.count("total_channels", 1)
-            else:
-                data = channel_snap.to_dict() or {}
-                changes = {k: v for k, v in _channel_fields(info).items() if data.get(k) != v}
-                linked = list(data.get("linked_groups") or [])
-                if group.id not in linked:
-                    changes["linked_groups"] = [*linked, group.id]
-                if changes:
-                    tx.update(channel_ref, {**changes, "updated_at": _SERVER_TS})
+            t.link(channel_ref, channel_snap, info, group.id)
             t.refresh_groups(stale)
             t.flush_counters()
 
