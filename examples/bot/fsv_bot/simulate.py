@@ -15,10 +15,7 @@ import argparse
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -218,30 +215,14 @@ async def simulated_bot(
 
 @contextmanager
 def own_emulator() -> Iterator[str]:
-    """Run a Firestore emulator in a session of its own; yield its ``HOST:PORT``.
+    """Run a Firestore emulator for the simulation; yield its ``HOST:PORT``.
 
-    In its own session, a Ctrl-C typed in the terminal reaches this process, not the
-    emulator, so the bot can still write its last events while it stops; then the
-    emulator is stopped here.
+    The library starts it in a session of its own, so a Ctrl-C typed in the
+    terminal reaches this process, not the emulator: the bot can still write its
+    last events while it stops, and the emulator is stopped afterwards.
     """
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    command = FirestoreEmulator().command(port)
-    with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            host = f"127.0.0.1:{port}"
-            FirestoreEmulator.attach(host, timeout=60)
-            yield host
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    with FirestoreEmulator() as emulator:
+        yield emulator.host
 
 
 @asynccontextmanager
