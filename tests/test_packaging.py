@@ -1,0 +1,48 @@
+"""The built wheel carries the whole library: it imports and exposes its entry points."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    (built,) = out.glob("firestore_verify-*.whl")
+    return built
+
+
+def test_wheel_has_types_plugin_and_cli(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+        text = archive.read(entry_points).decode()
+    assert "firestore_verify/py.typed" in names
+    assert "firestore_verify/testing/plugin.py" in names
+    assert "firestore_verify/migrate/__init__.py" in names
+    assert "firestore_verify = firestore_verify.testing.plugin" in text
+    assert "firestore-verify = firestore_verify.cli:main" in text
+    assert not any(n.startswith(("tests/", "examples/", "bench/")) for n in names)
+
+
+def test_wheel_imports_on_its_own(wheel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(wheel)], check=True, timeout=300)
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    # Run outside the repository so the source tree cannot be imported instead.
+    result = subprocess.run(
+        [sys.executable, "-c", "import firestore_verify as fv, firestore_verify.migrate, "
+         "firestore_verify.testing; print(fv.__file__, len(fv.__all__))"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=120)
+    assert result.stdout.startswith(str(target))
