@@ -290,7 +290,7 @@ class VerificationLogger:
                 await self._wait_change(linger)
                 continue
             batch = self._take_batch()
-            crumb = max(1, self.settings.max_batch_events // 8)
+            crumb = max(1, self.settings.max_batch_events // 2)
             if not batch or (len(batch) < crumb and len(self._buffer) >= crumb
                              and self._busy_shards):
                 # What is left waits on users that in-flight commits are writing: a
