@@ -29,7 +29,8 @@ EXPECTED_ROWS = [
     r"2\. dashboard totals @ \S+ events: stats\.get\(\) vs count\(\)",
     r"2\. dashboard totals @ \S+ events: stats\.get\(\) vs count\(\)",
     r"2\. dashboard totals @ \S+ events: stats\.get\(\) vs count\(\)",
-    r"2\. stats\.get\(\) @ \S+ events: where the time goes",
+    r"2\. shards @ \S+ events: stats doc \+ a shards query "
+    r"\(why stats\.get\(\) reads shards by id\)",
     r"2\. stats\.get\(\) flat \S+ -> \S+ events",
     r"3\. 30-day summary @ \S+ events: rollups vs scan",
     r"3\. 30-day summary @ \S+ events: rollups vs scan",
