@@ -19,7 +19,7 @@ from firestore_verify.errors import InvalidInputError
 from firestore_verify.live import LiveStream, query_source
 from firestore_verify.models import Status, Verification
 from firestore_verify.repositories._base import Page
-from firestore_verify.rollups import DAILY, GROUP_DAILY, day_key, day_start
+from firestore_verify.rollups import DAILY, GROUP_DAILY, day_start
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -285,8 +285,3 @@ class Analytics:
             unique_users_today=today_totals.unique_users,
             new_users_week=sum(t.new_users for t in totals.values()),
         )
-
-    @staticmethod
-    def day_of(moment: datetime) -> str:
-        """The rollup day key (UTC ``YYYY-MM-DD``) of ``moment``."""
-        return day_key(moment)

@@ -7,8 +7,8 @@ import builtins
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from google.api_core import exceptions as gexc
@@ -49,7 +49,6 @@ class Page(Generic[T]):
     items: list[T]
     #: Pass to ``list(cursor=...)`` for the next page; ``None`` on the last page.
     next_cursor: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Any:
         return iter(self.items)
@@ -390,7 +389,3 @@ class Repository(Generic[DocT]):
 
         return await run_transaction(self._store, body)
 
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
