@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    SimpleUpdateProcessor,
     filters,
 )
 
@@ -34,7 +35,14 @@ from fsv_bot.membership import make_checker
 from fsv_bot.metrics import Metrics, MetricsServer
 from fsv_bot.notices import VERIFY_PREFIX
 
-__all__ = ["COMMANDS", "UPDATES", "BotRuntime", "build_application", "running_bot"]
+__all__ = [
+    "COMMANDS",
+    "UPDATES",
+    "BotRuntime",
+    "CountingUpdateProcessor",
+    "build_application",
+    "running_bot",
+]
 
 log = logging.getLogger("fsv_bot.app")
 
@@ -61,6 +69,13 @@ class BotRuntime:
     metrics_server: MetricsServer | None
 
     @property
+    def updates_handled(self) -> int:
+        """Updates whose handlers have all returned (or raised) since the bot started."""
+        processor = self.application.update_processor
+        assert isinstance(processor, CountingUpdateProcessor)
+        return processor.handled
+
+    @property
     def metrics_url(self) -> str | None:
         """``http://host:port`` of ``/metrics`` and ``/health``, when served."""
         server = self.metrics_server
@@ -83,13 +98,35 @@ class BotRuntime:
         return bool(self.registry.live and receiving), details
 
 
-def build_application(settings: Settings) -> AnyApplication:
-    """PTB's Application for ``settings``: concurrent updates, no job queue."""
+class CountingUpdateProcessor(SimpleUpdateProcessor):
+    """PTB's concurrent update processing, counting each update once it is fully handled.
+
+    The count is what lets a caller (the simulator, the tests) wait until the bot has
+    finished with everything Telegram delivered, instead of sleeping and hoping.
+    """
+
+    def __init__(self, max_concurrent_updates: int, metrics: Metrics) -> None:
+        super().__init__(max_concurrent_updates)
+        self.metrics = metrics
+        #: Updates whose handlers have all returned or raised.
+        self.handled = 0
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the handlers, then count the update (even when a handler failed)."""
+        try:
+            await coroutine
+        finally:
+            self.handled += 1
+            self.metrics.updates_handled.inc()
+
+
+def build_application(settings: Settings, metrics: Metrics) -> AnyApplication:
+    """PTB's Application for ``settings``: concurrent, counted updates; no job queue."""
     return (
         Application.builder()
         .token(settings.token)
         .base_url(settings.api_base_url)
-        .concurrent_updates(settings.concurrency)
+        .concurrent_updates(CountingUpdateProcessor(settings.concurrency, metrics))
         .job_queue(None)
         .build()
     )
@@ -146,7 +183,7 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         stack.callback(tasks.cancel_scope.cancel)
         await tasks.start(registry.follow, store)
 
-        application = build_application(settings)
+        application = build_application(settings, metrics)
         checker = make_checker(application.bot, cache, events, metrics)
         guard = Guard(registry, checker, AdminCache(metrics), metrics)
         install_handlers(application, guard, Commands(store, registry))

@@ -48,7 +48,8 @@ The helpers, by job:
   :meth:`~FakeBotApi.last_call`, :meth:`~FakeBotApi.sent_messages`,
   :meth:`~FakeBotApi.last_sent`, :meth:`~FakeBotApi.message`,
   :meth:`~FakeBotApi.is_deleted`, :meth:`~FakeBotApi.callback_answer`,
-  :attr:`~FakeBotApi.pending_updates`; wait for it with
+  :attr:`~FakeBotApi.pending_updates`, :attr:`~FakeBotApi.updates_delivered`,
+  :attr:`~FakeBotApi.polls_waiting`; wait for it with
   :meth:`~FakeBotApi.wait_for_call` and :meth:`~FakeBotApi.wait_until`;
 * failures: :meth:`~FakeBotApi.fail_next`.
 
@@ -171,9 +172,14 @@ def _bad(description: str) -> ApiError:
 class Call:
     """One request the server answered: the method, its decoded params and the response."""
 
+    #: The Bot API method, as the client spelled it.
     method: str
+    #: The decoded request parameters.
     params: JSON
+    #: The JSON body the server answered with.
     response: JSON
+    #: When the server answered (``time.monotonic()``, the server's own clock).
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def ok(self) -> bool:
@@ -248,12 +254,15 @@ class FakeBotApi:
         self._callbacks: dict[str, JSON | None] = {}  # query id -> answer params (None: open)
         self._updates: list[JSON] = []
         self._next_update_id = 1
+        self._last_delivered_id = 0
+        self._delivered = 0
         self._allowed: frozenset[str] | None = None  # None: Telegram's default set
         self._webhook: JSON = {"url": ""}
         self._commands: dict[str, list[JSON]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._calls: list[Call] = []
         self._poll_generation = 0
+        self._polls_waiting = 0
         # Owned by the server thread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -876,6 +885,18 @@ class FakeBotApi:
         with self._lock:
             return copy.deepcopy(self._updates)
 
+    @property
+    def polls_waiting(self) -> int:
+        """``getUpdates`` calls the server has received and not yet answered."""
+        with self._lock:
+            return self._polls_waiting
+
+    @property
+    def updates_delivered(self) -> int:
+        """How many distinct updates ``getUpdates`` has handed out so far."""
+        with self._lock:
+            return self._delivered
+
     def mark(self) -> int:
         """The number of calls so far: pass it as ``since`` to :meth:`wait_for_call`."""
         with self._lock:
@@ -1031,8 +1052,16 @@ class FakeBotApi:
                 self._set_allowed(params["allowed_updates"])
             self._poll_generation += 1
             generation = self._poll_generation
+            self._polls_waiting += 1
+        try:
+            return await self._long_poll(generation, offset, limit, time.monotonic() + timeout)
+        finally:
+            with self._lock:
+                self._polls_waiting -= 1
+
+    async def _long_poll(self, generation: int, offset: int, limit: int,
+                         deadline: float) -> list[JSON]:
         self._wake_pollers()  # an older waiting call now ends with 409
-        deadline = time.monotonic() + timeout
         while True:
             with self._lock:
                 if generation != self._poll_generation:
@@ -1066,7 +1095,12 @@ class FakeBotApi:
             if (kind in allowed) if allowed is not None else (kind not in _OPT_IN_UPDATES):
                 kept.append(update)
         self._updates = kept  # Telegram never delivers updates the bot did not allow.
-        return copy.deepcopy(kept[:limit])
+        batch = kept[:limit]
+        for update in batch:
+            if update["update_id"] > self._last_delivered_id:
+                self._last_delivered_id = update["update_id"]
+                self._delivered += 1
+        return copy.deepcopy(batch)
 
     def _set_allowed(self, allowed: Any) -> None:
         if not isinstance(allowed, list):

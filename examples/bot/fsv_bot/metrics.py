@@ -53,6 +53,10 @@ class Metrics:
         self.protected_groups = Gauge(
             "fsv_protected_groups", "Protected groups in the live configuration.", registry=r
         )
+        self.updates_handled = Counter(
+            "fsv_updates_handled", "Telegram updates whose handlers have all finished.",
+            registry=r,
+        )
         self.events_pending = Gauge(
             "fsv_events_pending", "Verification events not yet committed.", registry=r
         )

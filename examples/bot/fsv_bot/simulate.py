@@ -39,6 +39,7 @@ __all__ = [
     "emulator_store",
     "main",
     "own_emulator",
+    "settle",
     "simulated_bot",
 ]
 
@@ -66,6 +67,9 @@ class SimulationConfig:
     #: Chance, per message, that a random member leaves one of their channels.
     leave_ratio: float = 0.02
     seed: int = 1
+    #: Wait after every action until the bot has handled all it was sent, so the
+    #: outcome depends only on ``seed``, never on how fast the bot is (tests use it).
+    lockstep: bool = False
 
 
 @dataclass
@@ -158,18 +162,26 @@ class Simulation:
         api.press_button(warning, user_id=user)
         report.verify_presses += 1
 
+    async def settle(self, *, within: float = 30.0) -> None:
+        """Wait until the bot has handled every update it was sent (see :func:`settle`)."""
+        await settle(self.api, self.runtime, within=within)
+
     async def run(self) -> SimulationReport:
         """Send the traffic at the configured rate; then wait for the bot and collect numbers."""
         started = time.monotonic()
         interval = 1.0 / self.config.rate
         steps = 0
+        lockstep = self.config.lockstep
+        if lockstep:
+            await self.settle()
         while self.config.messages == 0 or self.report.messages < self.config.messages:
             self.step()
             steps += 1
+            if lockstep:
+                await self.settle()
             delay = started + steps * interval - time.monotonic()
             await anyio.sleep(max(delay, 0))
-        await self.api.wait_until(lambda: not self.api.pending_updates, within=60)
-        await anyio.sleep(0.5)  # the last updates fetched are being handled
+        await self.settle(within=60)
         await self.runtime.events.flush()
         self.report.seconds = round(time.monotonic() - started, 2)
         self.collect()
@@ -186,6 +198,28 @@ class Simulation:
         report.deleted = sum(c.ok for c in self.api.calls_to("deleteMessage"))
         report.warnings = sum(
             c.ok and "reply_markup" in c.params for c in self.api.calls_to("sendMessage"))
+
+
+async def settle(api: FakeBotApi, runtime: BotRuntime, *, within: float = 30.0) -> None:
+    """Wait until the bot has handled every update ``api`` had for it; else ``TimeoutError``.
+
+    Idle means no update is waiting on the server and every update delivered has
+    been handled. ``handled`` is read first: handling is what queues new updates (a
+    mute is a ``chat_member`` update), so an update queued before that read is
+    either still pending or already counted in ``delivered``.
+    """
+
+    def idle() -> bool:
+        handled = runtime.updates_handled
+        return not api.pending_updates and handled >= api.updates_delivered
+
+    try:
+        await api.wait_until(idle, within=within)
+    except TimeoutError:
+        raise TimeoutError(
+            f"the bot did not finish its updates within {within} s: "
+            f"{api.updates_delivered} delivered, {runtime.updates_handled} handled, "
+            f"{len(api.pending_updates)} still on the server") from None
 
 
 def _in_chat(chat_id: int) -> Callable[[Call], bool]:
@@ -247,6 +281,8 @@ def _parse(argv: list[str] | None) -> SimulationConfig:
                        ("leave_ratio", number), ("seed", int)):
         parser.add_argument(f"--{name.replace('_', '-')}", type=kind,
                             default=getattr(defaults, name))
+    parser.add_argument("--lockstep", action="store_true",
+                        help="wait for the bot after every action (reproducible outcome)")
     return SimulationConfig(**vars(parser.parse_args(argv)))
 
 

@@ -248,15 +248,14 @@ async def test_raw_http_json_form_and_query_string(world: FakeBotApi) -> None:
 
 async def test_get_updates_long_polls_and_confirms(bot: Bot, world: FakeBotApi) -> None:
     async def inject_later() -> None:
-        await anyio.sleep(0.3)
+        await world.wait_until(lambda: world.polls_waiting == 1)  # the long poll is waiting
         world.send_message(GROUP, USER, "late")
 
-    started = time.monotonic()
     async with anyio.create_task_group() as tg:
         tg.start_soon(inject_later)
-        updates = await bot.get_updates(timeout=10)
-    assert 0.2 < time.monotonic() - started < 5
+        updates = await bot.get_updates(timeout=30)  # answered by the update, not the timeout
     assert [u.message.text for u in updates if u.message] == ["late"]
+    assert world.polls_waiting == 0
 
     world.send_message(GROUP, USER, "second")
     again = await bot.get_updates(timeout=0)
@@ -462,7 +461,7 @@ async def test_newer_get_updates_ends_a_waiting_one(bot: Bot, world: FakeBotApi)
 
     async with Bot(world.token, base_url=world.base_url) as other, anyio.create_task_group() as tg:
         tg.start_soon(first_poller, other)
-        await anyio.sleep(0.3)
+        await world.wait_until(lambda: world.polls_waiting == 1)  # the first call is waiting
         assert await bot.get_updates(timeout=0) == ()
     assert len(errors) == 1
     assert "terminated by other getUpdates request" in str(errors[0])
