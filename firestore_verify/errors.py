@@ -8,12 +8,14 @@ from __future__ import annotations
 
 __all__ = [
     "AlreadyExistsError",
+    "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
     "FirestoreVerifyError",
     "InvalidInputError",
     "LoggerClosedError",
     "NotFoundError",
+    "PermissionDeniedError",
 ]
 
 
@@ -64,3 +66,23 @@ class ConflictError(FirestoreVerifyError):
 
 class LoggerClosedError(FirestoreVerifyError):
     """``record()`` was called on a verification logger that is closed."""
+
+
+class AuthenticationError(FirestoreVerifyError):
+    """No valid credential: a missing, expired, revoked or forged token, or no active admin.
+
+    An app answers it with HTTP 401 (sign in again).
+    """
+
+
+class PermissionDeniedError(FirestoreVerifyError):
+    """The signed-in admin's role does not grant what was asked (HTTP 403)."""
+
+    def __init__(self, role: str, permission: str) -> None:
+        super().__init__(
+            f"role {role!r} may not {permission!r}; ask an owner for a role that grants it."
+        )
+        #: The role of the admin who asked.
+        self.role = role
+        #: The permission that was missing.
+        self.permission = permission

@@ -8,9 +8,16 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from firestore_verify.models._base import Document, OptionalText, Text, UserId, UtcDateTime
+from firestore_verify.models._base import (
+    Document,
+    InputModel,
+    OptionalText,
+    Text,
+    UserId,
+    UtcDateTime,
+)
 
-__all__ = ["AdminUser", "AuditEntry", "ConfigEntry", "Role"]
+__all__ = ["Actor", "AdminUser", "AuditEntry", "ConfigEntry", "Role"]
 
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -39,6 +46,17 @@ class AdminUser(Document):
     telegram_id: UserId | None = None
     last_login: UtcDateTime | None = None
     created_at: UtcDateTime | None = None
+
+
+class Actor(InputModel):
+    """Who makes an audited change, and from where: copied into its audit entry."""
+
+    #: Firebase Auth uid of the admin making the change.
+    uid: Key
+    #: Client IP address as the app saw it (after trusted proxies).
+    ip_address: Annotated[str | None, Field(default=None, max_length=64)] = None
+    #: The client's ``User-Agent`` header.
+    user_agent: Annotated[str | None, Field(default=None, max_length=1024)] = None
 
 
 def _new_audit_id() -> str:

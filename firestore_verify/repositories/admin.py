@@ -8,10 +8,14 @@ from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from firestore_verify.errors import NotFoundError
-from firestore_verify.models import AdminUser, AuditEntry, ConfigEntry, Role
+from firestore_verify.models import Actor, AdminUser, AuditEntry, ConfigEntry, Role
+from firestore_verify.repositories._audit import stage_audit
 from firestore_verify.repositories._base import Page, Repository, run_transaction
 
-__all__ = ["AdminRepository", "AuditRepository", "ConfigRepository"]
+__all__ = ["MASK", "AdminRepository", "AuditRepository", "ConfigRepository"]
+
+#: What a sensitive value reads as, in audit entries and masked reads.
+MASK = "********"
 
 
 class AdminRepository(Repository[AdminUser]):
@@ -89,9 +93,17 @@ class ConfigRepository(Repository[ConfigEntry]):
         updated_by: str | None = None,
         description: str | None = None,
         is_sensitive: bool | None = None,
+        actor: Actor | None = None,
     ) -> ConfigEntry:
-        """Create or replace the value under ``key`` (one transaction)."""
+        """Create or replace the value under ``key`` (one transaction).
+
+        With ``actor``, the audit entry (action ``config.set``, old and new value,
+        both masked when the entry is sensitive) commits in the same transaction;
+        ``updated_by`` defaults to the actor's uid.
+        """
         ref = self.ref(key)
+        if actor is not None and updated_by is None:
+            updated_by = actor.uid
 
         async def body(tx: firestore.AsyncTransaction) -> None:
             snap = await ref.get(transaction=tx)
@@ -104,6 +116,11 @@ class ConfigRepository(Repository[ConfigEntry]):
                 else (current.is_sensitive if current else False),
             )
             tx.set(ref, entry.to_document())
+            hidden = entry.is_sensitive
+            stage_audit(self._store, tx, actor, "config.set", "config", key,
+                        old_value=None if current is None else
+                        (MASK if hidden else current.value),
+                        new_value=MASK if hidden else value)
 
         await run_transaction(self._store, body)
         return await self.get(key)
