@@ -23,12 +23,14 @@ from firestore_verify.cache import CacheSettings, CacheStats, MembershipCache
 from firestore_verify.counters import Drift, StatsRepository
 from firestore_verify.errors import (
     AlreadyExistsError,
+    AuthenticationError,
     ConfigurationError,
     ConflictError,
     FirestoreVerifyError,
     InvalidInputError,
     LoggerClosedError,
     NotFoundError,
+    PermissionDeniedError,
 )
 from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
 from firestore_verify.group_index import GroupIndex
@@ -47,6 +49,7 @@ from firestore_verify.membership import (
     MembershipLookup,
 )
 from firestore_verify.models import (
+    Actor,
     AdminUser,
     AuditEntry,
     ChannelInfo,
@@ -62,17 +65,21 @@ from firestore_verify.models import (
     Status,
     Verification,
 )
+from firestore_verify.permissions import ROLE_PERMISSIONS, Permission
 from firestore_verify.repositories import Filter, Page, ProtectResult
 from firestore_verify.store import Store, connect
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ROLE_PERMISSIONS",
     "Activity",
+    "Actor",
     "AdminUser",
     "AlreadyExistsError",
     "Analytics",
     "AuditEntry",
+    "AuthenticationError",
     "BufferFullError",
     "CacheSettings",
     "CacheStats",
@@ -106,6 +113,8 @@ __all__ = [
     "Owner",
     "OwnerInfo",
     "Page",
+    "Permission",
+    "PermissionDeniedError",
     "ProtectResult",
     "ProtectedGroup",
     "Role",

@@ -27,7 +27,7 @@ from google.api_core import exceptions as gexc
 from firestore_verify._encode import create_write, update_write
 from firestore_verify.counters import announce_shards, increments, shard_ref, stats_ref
 from firestore_verify.errors import ConflictError, InvalidInputError
-from firestore_verify.models import Verification
+from firestore_verify.models import Actor, Verification
 from firestore_verify.repositories._base import Page, Repository
 from firestore_verify.rollups import DAILY, GROUP_DAILY, USERS, UserState, plan_batch, rollup_id
 
@@ -301,11 +301,18 @@ class VerificationRepository(Repository[Verification]):
             settings = settings.model_copy(update=options)
         return VerificationLogger(self._store, settings, writer=self.writer)
 
-    async def create(self, data: Verification | Mapping[str, Any]) -> Verification:
+    async def create(self, data: Verification | Mapping[str, Any], *,
+                     actor: Actor | None = None) -> Verification:
         """Write one event now, with its counters and rollups (prefer the logger in bots).
 
-        Recording an event whose id is already stored changes nothing.
+        Recording an event whose id is already stored changes nothing. Events are
+        the bot's record, not admin changes: passing ``actor`` is an error.
+
+        Raises:
+            InvalidInputError: for an invalid event, or when ``actor`` is given.
         """
+        if actor is not None:
+            raise InvalidInputError("verification events are not admin changes: no actor.")
         event = self._validate(data)
         await self.writer.write([event])
         return await self.get(event.id)
@@ -339,7 +346,8 @@ class VerificationRepository(Repository[Verification]):
         return WriteOutcome(written=written, already_stored=already, conflicts=conflicts,
                             retries=retries)
 
-    async def update(self, key: object, **changes: Any) -> Verification:
+    async def update(self, key: object, *, actor: Actor | None = None,
+                     **changes: Any) -> Verification:
         """Events are immutable: they count toward counters and rollups.
 
         Raises:
@@ -348,7 +356,7 @@ class VerificationRepository(Repository[Verification]):
         """
         raise InvalidInputError("verification events cannot be changed once recorded.")
 
-    async def delete(self, key: object) -> bool:
+    async def delete(self, key: object, *, actor: Actor | None = None) -> bool:
         """Events are not deleted one by one: counters and rollups count them.
 
         Raises:

@@ -23,7 +23,9 @@ from firestore_verify.errors import (
     NotFoundError,
 )
 from firestore_verify.live import LiveStream, document_source, query_source
+from firestore_verify.models import Actor
 from firestore_verify.models._base import Document, invalid_input, plain_value
+from firestore_verify.repositories._audit import stage_audit
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -125,6 +127,8 @@ class Repository(Generic[DocT]):
 
     model: type[DocT]
     resource: str = "document"
+    #: ``resource_type`` of this collection's audit entries (actions are ``<type>.<verb>``).
+    audit_type: str = "document"
     guarded: frozenset[str] = frozenset()
 
     def __init__(self, store: Store) -> None:
@@ -309,8 +313,10 @@ class Repository(Generic[DocT]):
     def _validate(self, data: DocT | Mapping[str, Any]) -> DocT:
         return self.model.parse(data)
 
-    async def create(self, data: DocT | Mapping[str, Any]) -> DocT:
+    async def create(self, data: DocT | Mapping[str, Any], *, actor: Actor | None = None) -> DocT:
         """Create a document; fails if its id is taken.
+
+        With ``actor``, its audit entry (``<type>.create``) commits in the same batch.
 
         Raises:
             AlreadyExistsError: when a document with that id exists.
@@ -319,11 +325,25 @@ class Repository(Generic[DocT]):
         """
         doc = self._validate(data)
         ref = self.ref(doc)
+        batch = self._store.client.batch()
+        batch.create(ref, doc.to_document())
+        self._stage(batch, actor, "create", doc.document_id(), new_value=self._audited(doc))
         try:
-            await ref.create(doc.to_document())
+            await batch.commit()
         except gexc.AlreadyExists:
             raise AlreadyExistsError(self.resource, doc.document_id()) from None
         return self._from_snapshot(await ref.get())
+
+    def _audited(self, doc: DocT) -> dict[str, Any]:
+        """What an audit entry records of ``doc`` (subclasses hide secrets here)."""
+        data: dict[str, Any] = plain_value(doc.model_dump(mode="json", exclude_none=True))
+        return data
+
+    def _stage(self, tx: Any, actor: Actor | None, verb: str, key: object, *,
+               old_value: Any = None, new_value: Any = None) -> None:
+        """Stage the audit entry of one change of this collection in ``tx``."""
+        stage_audit(self._store, tx, actor, f"{self.audit_type}.{verb}", self.audit_type, key,
+                    old_value=old_value, new_value=new_value)
 
     def _changed(self, current: DocT, changes: Mapping[str, Any]) -> tuple[DocT, dict[str, Any]]:
         """Validate ``changes`` against ``current``: the new model and the fields to write."""
@@ -349,11 +369,13 @@ class Repository(Generic[DocT]):
         }
         return updated, fields
 
-    async def update(self, key: object, **changes: Any) -> DocT:
+    async def update(self, key: object, *, actor: Actor | None = None, **changes: Any) -> DocT:
         """Change some fields of an existing document, atomically.
 
         Only fields that actually change are written; ``updated_at`` (when the
-        model has it) is refreshed with them.
+        model has it) is refreshed with them. With ``actor``, the audit entry
+        (``<type>.update``, old and new values of the changed fields) commits in
+        the same transaction; a change that changes nothing writes no entry.
 
         Raises:
             NotFoundError: when the document does not exist.
@@ -366,9 +388,11 @@ class Repository(Generic[DocT]):
             snapshot = await ref.get(transaction=tx)
             if not snapshot.exists:
                 raise NotFoundError(self.resource, key)
-            _, fields = self._changed(self._from_snapshot(snapshot), changes)
+            current = self._from_snapshot(snapshot)
+            updated, fields = self._changed(current, changes)
             if not fields:
                 return False
+            self._stage(tx, actor, "update", key, **self._diff(current, updated, fields))
             if "updated_at" in self.model.model_fields and "updated_at" not in fields:
                 fields["updated_at"] = firestore.SERVER_TIMESTAMP
             tx.update(ref, fields)
@@ -377,13 +401,26 @@ class Repository(Generic[DocT]):
         await run_transaction(self._store, body)
         return await self.get(key)
 
-    async def delete(self, key: object) -> bool:
-        """Delete a document. Returns whether it existed (deleting twice is harmless)."""
+    def _diff(self, current: DocT, updated: DocT, fields: Mapping[str, Any],
+              ) -> dict[str, dict[str, Any]]:
+        """Old and new audited values of the changed ``fields``."""
+        old, new = self._audited(current), self._audited(updated)
+        return {"old_value": {f: old.get(f) for f in fields},
+                "new_value": {f: new.get(f) for f in fields}}
+
+    async def delete(self, key: object, *, actor: Actor | None = None) -> bool:
+        """Delete a document. Returns whether it existed (deleting twice is harmless).
+
+        With ``actor``, the audit entry (``<type>.delete``, the old document)
+        commits in the same transaction; deleting nothing writes no entry.
+        """
         ref = self.ref(key)
 
         async def body(tx: firestore.AsyncTransaction) -> bool:
             snapshot = await ref.get(transaction=tx)
             if snapshot.exists:
+                self._stage(tx, actor, "delete", key,
+                            old_value=self._audited(self._from_snapshot(snapshot)))
                 tx.delete(ref)
             return bool(snapshot.exists)
 

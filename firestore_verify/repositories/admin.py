@@ -6,9 +6,11 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
-from firestore_verify.errors import NotFoundError
+from firestore_verify.errors import ConflictError, InvalidInputError, NotFoundError
 from firestore_verify.models import Actor, AdminUser, AuditEntry, ConfigEntry, Role
+from firestore_verify.models._base import plain_value
 from firestore_verify.repositories._audit import stage_audit
 from firestore_verify.repositories._base import Page, Repository, run_transaction
 
@@ -19,10 +21,111 @@ MASK = "********"
 
 
 class AdminRepository(Repository[AdminUser]):
-    """``admin_users``, keyed by Firebase Auth uid."""
+    """``admin_users``, keyed by Firebase Auth uid.
+
+    ``role`` and ``is_active`` change only through :meth:`set_role`,
+    :meth:`deactivate` and :meth:`activate`, which (like :meth:`delete`) refuse
+    to leave the dashboard without an active owner.
+    """
 
     model = AdminUser
     resource = "admin user"
+    audit_type = "admin"
+    guarded = frozenset({"role", "is_active"})
+
+    async def _active_owners(self, tx: firestore.AsyncTransaction) -> set[str]:
+        query = (self.collection.where(filter=FieldFilter("role", "==", Role.OWNER.value))
+                 .where(filter=FieldFilter("is_active", "==", True)).limit(2))
+        return {snap.id for snap in await query.get(transaction=tx)}
+
+    async def _change(
+        self, uid: str, verb: str, changes: dict[str, Any], actor: Actor | None,
+        *, delete: bool = False,
+    ) -> AdminUser | None:
+        """Apply ``changes`` (or delete) in one transaction, keeping an active owner."""
+        ref = self.ref(uid)
+
+        async def body(tx: firestore.AsyncTransaction) -> AdminUser | None:
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFoundError(self.resource, uid)
+            current = self._from_snapshot(snap)
+            owners = await self._active_owners(tx)
+            fields = {k: v for k, v in changes.items() if getattr(current, k) != v}
+            if not fields and not delete:
+                return current
+            stays_owner = not delete and changes.get("role", current.role) == Role.OWNER \
+                and changes.get("is_active", current.is_active)
+            if owners == {uid} and not stays_owner:
+                raise ConflictError(
+                    f"{current.email} is the last active owner: make another admin an "
+                    "owner first, so someone can still manage admins."
+                )
+            if delete:
+                tx.delete(ref)
+                self._stage(tx, actor, verb, uid, old_value=self._audited(current))
+                return None
+            updated = current.model_copy(update=fields)
+            tx.update(ref, plain_value(fields))
+            self._stage(tx, actor, verb, uid, **self._diff(current, updated, fields))
+            return updated
+
+        return await run_transaction(self._store, body)
+
+    async def set_role(self, uid: str, role: Role | str, *,
+                       actor: Actor | None = None) -> AdminUser:
+        """Give ``uid`` another role (audited as ``admin.set_role``).
+
+        Mirror it into the Firebase custom claim (and revoke the user's tokens)
+        with the authenticator afterwards, so it takes effect at once.
+
+        Raises:
+            NotFoundError: when no admin has this uid.
+            ConflictError: when this would demote the last active owner.
+            InvalidInputError: for an unknown role.
+        """
+        try:
+            parsed = Role(role)
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown role {role!r}; use one of {', '.join(r.value for r in Role)}."
+            ) from None
+        result = await self._change(uid, "set_role", {"role": parsed}, actor)
+        assert result is not None
+        return result
+
+    async def deactivate(self, uid: str, *, actor: Actor | None = None) -> AdminUser:
+        """Shut ``uid`` out of the dashboard, keeping the record (``admin.deactivate``).
+
+        Raises:
+            NotFoundError: when no admin has this uid.
+            ConflictError: when this would deactivate the last active owner.
+        """
+        result = await self._change(uid, "deactivate", {"is_active": False}, actor)
+        assert result is not None
+        return result
+
+    async def activate(self, uid: str, *, actor: Actor | None = None) -> AdminUser:
+        """Let a deactivated admin in again (``admin.activate``).
+
+        Raises:
+            NotFoundError: when no admin has this uid.
+        """
+        result = await self._change(uid, "activate", {"is_active": True}, actor)
+        assert result is not None
+        return result
+
+    async def delete(self, key: object, *, actor: Actor | None = None) -> bool:
+        """Delete an admin (``admin.delete``); deleting a missing one returns ``False``.
+
+        Raises:
+            ConflictError: when this would delete the last active owner.
+        """
+        try:
+            await self._change(self.key(key), "delete", {}, actor, delete=True)
+        except NotFoundError:
+            return False
+        return True
 
     async def record_login(self, uid: str) -> AdminUser:
         """Stamp ``last_login`` with the server time.

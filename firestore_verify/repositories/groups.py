@@ -15,6 +15,7 @@ from google.cloud import firestore
 from firestore_verify.counters import increments, stats_ref
 from firestore_verify.errors import InvalidInputError, NotFoundError
 from firestore_verify.models import (
+    Actor,
     ChannelInfo,
     ChannelRef,
     EnforcedChannel,
@@ -160,6 +161,7 @@ class GroupRepository(Repository[ProtectedGroup]):
 
     model = ProtectedGroup
     resource = "protected group"
+    audit_type = "group"
     guarded = frozenset({"enabled", "enforced_channels"})
 
     def __init__(self, store: Store) -> None:
@@ -178,6 +180,7 @@ class GroupRepository(Repository[ProtectedGroup]):
         channels: Sequence[ChannelInfo | Mapping[str, Any]] = (),
         *,
         params: Mapping[str, Any] | None = None,
+        actor: Actor | None = None,
     ) -> ProtectResult:
         """Protect ``group`` with ``channels``, in one transaction.
 
@@ -186,6 +189,8 @@ class GroupRepository(Repository[ProtectedGroup]):
         group) and bumps ``total_groups`` / ``total_channels`` only for what is
         new. Channels already enforced stay enforced (this adds, it never
         removes: use :meth:`unlink_channel`). Running it twice changes nothing.
+        With ``actor``, a change writes its audit entry (``group.protect``) in
+        the same transaction; a call that changes nothing writes none.
 
         Raises:
             InvalidInputError: bad ids, empty titles, duplicate or too many channels.
@@ -262,6 +267,11 @@ class GroupRepository(Repository[ProtectedGroup]):
                     changes["enforced_channels"] = ref_docs
                 if changes:
                     tx.update(group_ref, {**changes, "updated_at": now})
+            if current is None or changes:
+                self._stage(tx, actor, "protect", group_info.id,
+                            old_value=None if current is None else self._audited(current),
+                            new_value={"title": group_info.title, "enabled": True,
+                                       "enforced_channels": [r.channel_id for r in refs]})
             if enabled:
                 t.count("total_groups", 1)
             # Channels: create or refresh, and list the group.
@@ -277,11 +287,12 @@ class GroupRepository(Repository[ProtectedGroup]):
         return ProtectResult(group=await self.get(group_info.id), created=created,
                              enabled=enabled, new_channels=new_channels)
 
-    async def unprotect(self, group_id: int) -> ProtectedGroup:
+    async def unprotect(self, group_id: int, *, actor: Actor | None = None) -> ProtectedGroup:
         """Disable protection of ``group_id``, keeping its data and links.
 
         ``total_groups`` (groups currently protected) drops by one the first
-        time; calling it again changes nothing.
+        time; calling it again changes nothing. With ``actor``, the change writes
+        its audit entry (``group.disable``) in the same transaction.
 
         Raises:
             NotFoundError: when the group was never protected.
@@ -298,17 +309,50 @@ class GroupRepository(Repository[ProtectedGroup]):
                 t = _Tx(self._store, tx)
                 t.count("total_groups", -1)
                 t.flush_counters()
+                self._stage(tx, actor, "disable", group_id, old_value={"enabled": True},
+                            new_value={"enabled": False})
+
+        await run_transaction(self._store, body)
+        return await self.get(group_id)
+
+    async def enable(self, group_id: int, *, actor: Actor | None = None) -> ProtectedGroup:
+        """Protect a disabled group again, with the channels it already has.
+
+        ``total_groups`` rises by one; enabling an enabled group changes nothing.
+        With ``actor``, the change writes its audit entry (``group.enable``) in
+        the same transaction.
+
+        Raises:
+            NotFoundError: when the group was never protected.
+
+        """
+        ref = self.ref(group_id)
+
+        async def body(tx: firestore.AsyncTransaction) -> None:
+            snap = await ref.get(transaction=tx)
+            if not snap.exists:
+                raise NotFoundError(self.resource, group_id)
+            if not (snap.to_dict() or {}).get("enabled", True):
+                tx.update(ref, {"enabled": True, "updated_at": _SERVER_TS})
+                t = _Tx(self._store, tx)
+                t.count("total_groups", 1)
+                t.flush_counters()
+                self._stage(tx, actor, "enable", group_id, old_value={"enabled": False},
+                            new_value={"enabled": True})
 
         await run_transaction(self._store, body)
         return await self.get(group_id)
 
     # -- links ----------------------------------------------------------------------
     async def link_channel(
-        self, group_id: int, channel: ChannelInfo | Mapping[str, Any]
+        self, group_id: int, channel: ChannelInfo | Mapping[str, Any], *,
+        actor: Actor | None = None,
     ) -> ProtectedGroup:
         """Enforce ``channel`` in an existing group: both sides and counters, one transaction.
 
-        The channel document is created when new (``total_channels`` + 1).
+        The channel document is created when new (``total_channels`` + 1). With
+        ``actor``, a change writes its audit entry (``group.link_channel``) in the
+        same transaction.
 
         Raises:
             NotFoundError: when the group does not exist.
@@ -340,6 +384,10 @@ class GroupRepository(Repository[ProtectedGroup]):
             if refs != group.enforced_channels:
                 tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
                                       "updated_at": _SERVER_TS})
+                self._stage(tx, actor, "link_channel", group.id,
+                            old_value=None if index is None
+                            else group.enforced_channels[index].model_dump(mode="json"),
+                            new_value=merged.model_dump(mode="json"))
             t.link(channel_ref, channel_snap, info, group.id)
             t.refresh_groups(stale)
             t.flush_counters()
@@ -348,13 +396,16 @@ class GroupRepository(Repository[ProtectedGroup]):
         return await self.get(group_id)
 
     async def unlink_channel(
-        self, group_id: int, channel_id: int, *, delete_orphan: bool = False
+        self, group_id: int, channel_id: int, *, delete_orphan: bool = False,
+        actor: Actor | None = None,
     ) -> ProtectedGroup:
         """Stop enforcing ``channel_id`` in ``group_id``: both sides, one transaction.
 
         A channel left with no linked group keeps its document (with an empty
         ``linked_groups``) unless ``delete_orphan`` is true, in which case it is
-        deleted and ``total_channels`` drops. Unlinking twice is harmless.
+        deleted and ``total_channels`` drops. Unlinking twice is harmless. With
+        ``actor``, a change writes its audit entry (``group.unlink_channel``) in
+        the same transaction.
 
         Raises:
             NotFoundError: when the group does not exist.
@@ -374,6 +425,10 @@ class GroupRepository(Repository[ProtectedGroup]):
             if len(refs) != len(group.enforced_channels):
                 tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
                                       "updated_at": _SERVER_TS})
+                [gone] = [r for r in group.enforced_channels if r.channel_id == channel_id]
+                self._stage(tx, actor, "unlink_channel", group.id,
+                            old_value=gone.model_dump(mode="json"),
+                            new_value={"delete_orphan": delete_orphan})
             if channel_snap.exists:
                 linked = list((channel_snap.to_dict() or {}).get("linked_groups") or [])
                 remaining = [g for g in linked if g != group.id]
@@ -388,8 +443,12 @@ class GroupRepository(Repository[ProtectedGroup]):
         return await self.get(group_id)
 
     # -- plain CRUD, kept consistent -------------------------------------------------------
-    async def create(self, data: ProtectedGroup | Mapping[str, Any]) -> ProtectedGroup:
+    async def create(self, data: ProtectedGroup | Mapping[str, Any], *,
+                     actor: Actor | None = None) -> ProtectedGroup:
         """Create a group from a full model: like :meth:`protect`, but fails if it exists.
+
+        ``actor`` is passed on to :meth:`protect` (and :meth:`unprotect` for a
+        disabled group), each writing its audit entry.
 
         Raises:
             AlreadyExistsError: when the group exists (use :meth:`protect` to upsert).
@@ -406,15 +465,20 @@ class GroupRepository(Repository[ProtectedGroup]):
             [ChannelInfo(id=r.channel_id, title=r.title, username=r.username,
                          invite_link=r.invite_link) for r in doc.enforced_channels],
             params=doc.params,
+            actor=actor,
         )
         if not result.created:
             raise AlreadyExistsError(self.resource, doc.id)
         if not doc.enabled:
-            return await self.unprotect(doc.id)
+            return await self.unprotect(doc.id, actor=actor)
         return result.group
 
-    async def delete(self, key: object) -> bool:
-        """Delete a group and its links from every channel; counters follow. Idempotent."""
+    async def delete(self, key: object, *, actor: Actor | None = None) -> bool:
+        """Delete a group and its links from every channel; counters follow. Idempotent.
+
+        With ``actor``, the audit entry (``group.delete``) commits in the same
+        transaction.
+        """
         group_ref = self.ref(key)
 
         async def body(tx: firestore.AsyncTransaction) -> bool:
@@ -436,6 +500,7 @@ class GroupRepository(Repository[ProtectedGroup]):
             if group.enabled:
                 t.count("total_groups", -1)
             t.flush_counters()
+            self._stage(tx, actor, "delete", group.id, old_value=self._audited(group))
             return True
 
         return await run_transaction(self._store, body)
