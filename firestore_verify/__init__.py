@@ -13,9 +13,11 @@ from firestore_verify import errors
 from firestore_verify.analytics import (
     Activity,
     Analytics,
+    Comparison,
     Counts,
     GroupStats,
     GrowthPoint,
+    Overview,
     Summary,
     TrendPoint,
 )
@@ -87,6 +89,7 @@ __all__ = [
     "ChannelRef",
     "ChannelResult",
     "CheckResult",
+    "Comparison",
     "ConfigEntry",
     "ConfigurationError",
     "ConflictError",
@@ -110,6 +113,7 @@ __all__ = [
     "MembershipChecker",
     "MembershipLookup",
     "NotFoundError",
+    "Overview",
     "Owner",
     "OwnerInfo",
     "Page",

@@ -17,7 +17,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from firestore_verify.errors import InvalidInputError
 from firestore_verify.live import LiveStream, query_source
-from firestore_verify.models import Status, Verification
+from firestore_verify.models import Stats, Status, Verification
 from firestore_verify.repositories._base import Page
 from firestore_verify.rollups import DAILY, GROUP_DAILY, day_start
 
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Activity",
     "Analytics",
+    "Comparison",
     "Counts",
+    "Overview",
     "GroupStats",
     "GrowthPoint",
     "Period",
@@ -118,6 +120,51 @@ class GroupStats:
         return self.week.success_rate
 
 
+@dataclass(frozen=True)
+class Comparison:
+    """A period's summary beside the same-length period just before it."""
+
+    current: Summary
+    previous: Summary
+
+    @staticmethod
+    def change(now: float, before: float) -> float | None:
+        """Relative change in percent (``None`` when the earlier value is zero)."""
+        return round((now - before) / before * 100, 2) if before else None
+
+    @property
+    def verifications_change(self) -> float | None:
+        """Change of the number of verifications against the previous period, in %."""
+        return self.change(self.current.counts.total, self.previous.counts.total)
+
+    @property
+    def new_users_change(self) -> float | None:
+        """Change of the number of new users against the previous period, in %."""
+        return self.change(self.current.new_users, self.previous.new_users)
+
+    @property
+    def success_rate_change(self) -> float:
+        """Success rate now minus before, in percentage points."""
+        return round(self.current.success_rate - self.previous.success_rate, 2)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What a dashboard's cards show: totals, and today against yesterday (UTC days)."""
+
+    #: Totals from the counters (a fixed number of reads).
+    stats: Stats
+    #: Verifications since 00:00 UTC today.
+    today: Counts
+    #: Verifications during yesterday (UTC).
+    yesterday: Counts
+
+    @property
+    def today_change(self) -> float | None:
+        """Today's verifications against all of yesterday's, in % (``None``: none yesterday)."""
+        return Comparison.change(self.today.total, self.yesterday.total)
+
+
 @dataclass
 class _DayTotals:
     counts: Counts = field(default_factory=Counts)
@@ -202,17 +249,22 @@ class Analytics:
                     .where(filter=FieldFilter("__name__", "<=", col.document(high))))
         return _merge([s.to_dict() or {} async for s in query.stream()])
 
-    def _period(self, period: str) -> tuple[datetime, datetime, int]:
+    def _period(self, period: str, *, before: bool = False) -> tuple[datetime, datetime, int]:
         if period not in _PERIOD_DAYS:
             raise InvalidInputError(
                 f"unknown period {period!r}; use one of {', '.join(_PERIOD_DAYS)}."
             )
-        now = self._clock()
-        return now, now - timedelta(days=_PERIOD_DAYS[period]), _PERIOD_DAYS[period]
+        days = _PERIOD_DAYS[period]
+        now = self._clock() - (timedelta(days=days) if before else timedelta())
+        return now, now - timedelta(days=days), days
 
-    async def summary(self, period: Period | str = "7d") -> Summary:
-        """Counts and success rate over ``24h`` (rolling, by hour) or the last N UTC days."""
-        now, start, days = self._period(period)
+    async def summary(self, period: Period | str = "7d", *, before: bool = False) -> Summary:
+        """Counts and success rate over ``24h`` (rolling, by hour) or the last N UTC days.
+
+        With ``before``, the same-length period just before that one (for
+        comparisons); day periods count whole UTC days, as the rollups do.
+        """
+        now, start, days = self._period(period, before=before)
         if period == "24h":
             totals, read = await self._daily(start.date(), now.date())
             counts = Counts()
@@ -229,6 +281,21 @@ class Analytics:
         counts = sum((t.counts for t in totals.values()), Counts())
         return Summary(period, day_start(first.isoformat()), now, counts,
                        sum(t.new_users for t in totals.values()), read)
+
+    async def compare(self, period: Period | str = "7d") -> Comparison:
+        """The period's summary and the previous period's (twice the rollup reads)."""
+        return Comparison(await self.summary(period), await self.summary(period, before=True))
+
+    async def overview(self) -> Overview:
+        """Totals, today and yesterday: the counters plus two daily rollups per shard."""
+        today = self._clock().date()
+        totals, _ = await self._daily(today - timedelta(days=1), today)
+        empty = _DayTotals()
+        return Overview(
+            stats=await self._store.stats.get(),
+            today=totals.get(today.isoformat(), empty).counts,
+            yesterday=totals.get((today - timedelta(days=1)).isoformat(), empty).counts,
+        )
 
     async def trend(self, period: Period | str = "7d", *,
                     granularity: Literal["day", "hour"] = "day") -> list[TrendPoint]:

@@ -109,3 +109,37 @@ async def test_activity_feed_newest_first_with_filters(store: fv.Store,
 async def test_unknown_period_is_a_typed_error(store: fv.Store) -> None:
     with pytest.raises(fv.InvalidInputError, match="7d"):
         await store.analytics.summary("1y")
+
+
+async def test_previous_period_and_overview_match_a_recount(store: fv.Store,
+                                                            history: list[dict]) -> None:
+    analytics = fv.Analytics(store, clock=lambda: NOW)
+    midnight = NOW.replace(hour=0, minute=0)
+    for period, days in (("7d", 7), ("30d", 30)):
+        comparison = await analytics.compare(period)
+        assert comparison.current == await analytics.summary(period)
+        start = midnight - timedelta(days=2 * days - 1)
+        end = midnight - timedelta(days=days - 1) - timedelta(microseconds=1)
+        assert comparison.previous.counts == recount(history, start, end), period
+        before, now = comparison.previous.counts.total, comparison.current.counts.total
+        assert comparison.verifications_change == (
+            round((now - before) / before * 100, 2) if before else None)
+    overview = await analytics.overview()
+    assert overview.stats == await store.stats.get()
+    assert overview.today == recount(history, midnight, NOW)
+    assert overview.yesterday == recount(history, midnight - timedelta(days=1),
+                                         midnight - timedelta(microseconds=1))
+    assert overview.yesterday.total > 0  # the burst around midnight
+    assert overview.today_change == round(
+        (overview.today.total - overview.yesterday.total) / overview.yesterday.total * 100, 2)
+
+
+async def test_an_empty_database_gives_zeros(store: fv.Store) -> None:
+    analytics = fv.Analytics(store, clock=lambda: NOW)
+    overview = await analytics.overview()
+    assert (overview.today, overview.yesterday, overview.today_change) == (
+        fv.Counts(), fv.Counts(), None)
+    comparison = await analytics.compare("90d")
+    assert comparison.current.counts == comparison.previous.counts == fv.Counts()
+    assert comparison.verifications_change is None
+    assert comparison.success_rate_change == 0.0
