@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, computed_field
 
 from firestore_verify.models._base import (
     ChatId,
@@ -17,10 +17,15 @@ from firestore_verify.models._base import (
 )
 from firestore_verify.models.channel import ChannelRef
 
-__all__ = ["GroupInfo", "ProtectedGroup"]
+__all__ = ["GroupInfo", "ProtectedGroup", "search_key"]
 
 #: Telegram allows at most this many enforced channels to be useful in one warning.
 MAX_CHANNELS_PER_GROUP = 50
+
+
+def search_key(text: str) -> str:
+    """The case-insensitive form of a title that prefix searches compare (``casefold``)."""
+    return text.strip().casefold()
 
 
 class GroupInfo(InputModel):
@@ -49,6 +54,12 @@ class ProtectedGroup(Document):
     )
     created_at: UtcDateTime | None = None
     updated_at: UtcDateTime | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def title_lower(self) -> str:
+        """``title`` case-folded and stored beside it, for case-insensitive prefix search."""
+        return search_key(self.title)
 
     @property
     def channel_ids(self) -> list[int]:

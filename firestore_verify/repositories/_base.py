@@ -188,10 +188,15 @@ class Repository(Generic[DocT]):
         """Whether the document with id ``key`` exists."""
         return bool((await self.ref(key).get()).exists)
 
+    def _stored_fields(self) -> set[str]:
+        """Fields a query may filter or order on: stored ones, derived ones included."""
+        model = self.model
+        return (set(model.model_fields) | set(model.model_computed_fields)) - {model.id_field}
+
     def _query(self, filters: Sequence[Filter], where: Mapping[str, Any],
                base: Any = None) -> Any:
         query: Any = self._collection if base is None else base
-        known = set(self.model.model_fields) - {self.model.id_field}
+        known = self._stored_fields()
         for name, op, value in [*filters, *((k, "==", v) for k, v in where.items())]:
             if name not in known:
                 raise InvalidInputError(
@@ -232,7 +237,7 @@ class Repository(Generic[DocT]):
         query = self._query(filters, where)
         orders: list[str] = []
         if order_by is not None:
-            if order_by not in self.model.model_fields or order_by == self.model.id_field:
+            if order_by not in self._stored_fields():
                 raise InvalidInputError(f"{self.resource} cannot be ordered by {order_by!r}.")
             query = query.order_by(order_by, direction=direction)
             orders.append(order_by)
@@ -336,7 +341,8 @@ class Repository(Generic[DocT]):
 
     def _audited(self, doc: DocT) -> dict[str, Any]:
         """What an audit entry records of ``doc`` (subclasses hide secrets here)."""
-        data: dict[str, Any] = plain_value(doc.model_dump(mode="json", exclude_none=True))
+        data: dict[str, Any] = plain_value(doc.model_dump(
+            mode="json", exclude_none=True, exclude=set(self.model.model_computed_fields)))
         return data
 
     def _stage(self, tx: Any, actor: Actor | None, verb: str, key: object, *,
@@ -356,7 +362,8 @@ class Repository(Generic[DocT]):
                 f"{', '.join(sorted(locked))} of a {self.resource} cannot be set by update(); "
                 "use the dedicated operation, which keeps linked data and counters true."
             )
-        merged = {**current.model_dump(), **changes}
+        derived = set(self.model.model_computed_fields)
+        merged = {**current.model_dump(exclude=derived), **changes}
         try:
             updated = self.model.model_validate(merged)
         except ValidationError as exc:
@@ -364,7 +371,7 @@ class Repository(Generic[DocT]):
         document = updated.to_document()
         fields = {
             name: document[name]
-            for name in changes
+            for name in [*changes, *derived]
             if getattr(updated, name) != getattr(current, name)
         }
         return updated, fields
@@ -405,8 +412,9 @@ class Repository(Generic[DocT]):
               ) -> dict[str, dict[str, Any]]:
         """Old and new audited values of the changed ``fields``."""
         old, new = self._audited(current), self._audited(updated)
-        return {"old_value": {f: old.get(f) for f in fields},
-                "new_value": {f: new.get(f) for f in fields}}
+        named = [f for f in fields if f not in self.model.model_computed_fields]
+        return {"old_value": {f: old.get(f) for f in named},
+                "new_value": {f: new.get(f) for f in named}}
 
     async def delete(self, key: object, *, actor: Actor | None = None) -> bool:
         """Delete a document. Returns whether it existed (deleting twice is harmless).

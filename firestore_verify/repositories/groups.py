@@ -23,8 +23,8 @@ from firestore_verify.models import (
     OwnerInfo,
     ProtectedGroup,
 )
-from firestore_verify.models.group import MAX_CHANNELS_PER_GROUP
-from firestore_verify.repositories._base import Repository, run_transaction
+from firestore_verify.models.group import MAX_CHANNELS_PER_GROUP, search_key
+from firestore_verify.repositories._base import Filter, Page, Repository, run_transaction
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -246,7 +246,8 @@ class GroupRepository(Repository[ProtectedGroup]):
             enabled = created or not current.enabled  # type: ignore[union-attr]
             if current is None:
                 tx.create(group_ref, {
-                    "owner_id": owner_info.id, "title": group_info.title, "enabled": True,
+                    "owner_id": owner_info.id, "title": group_info.title,
+                    "title_lower": search_key(group_info.title), "enabled": True,
                     "params": dict(params or {}), "member_count": group_info.member_count,
                     "enforced_channels": ref_docs, "created_at": now, "updated_at": now,
                 })
@@ -254,6 +255,7 @@ class GroupRepository(Repository[ProtectedGroup]):
                 changes: dict[str, Any] = {}
                 if current.title != group_info.title:
                     changes["title"] = group_info.title
+                    changes["title_lower"] = search_key(group_info.title)
                 if current.owner_id != owner_info.id:
                     changes["owner_id"] = owner_info.id
                 if not current.enabled:
@@ -441,6 +443,48 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         await run_transaction(self._store, body)
         return await self.get(group_id)
+
+    # -- search ----------------------------------------------------------------------
+    async def search(
+        self,
+        text: str = "",
+        *,
+        enabled: bool | None = None,
+        order_by: str = "title",
+        descending: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[ProtectedGroup]:
+        """Groups whose title starts with ``text`` (any case), or whose id is ``text``.
+
+        One indexed query whatever the number of groups: the prefix is matched on
+        the stored ``title_lower``. An empty ``text`` lists every group, sorted by
+        ``order_by`` (``title``, ``created_at``, ``updated_at`` or ``member_count``);
+        a prefix search is always sorted by title.
+
+        Raises:
+            InvalidInputError: for an unknown sort field, a sort other than title
+                with a prefix, or a bad cursor.
+        """
+        sortable = {"title": "title_lower", "created_at": "created_at",
+                    "updated_at": "updated_at", "member_count": "member_count"}
+        if order_by not in sortable:
+            raise InvalidInputError(
+                f"groups can be sorted by {', '.join(sortable)}, not {order_by!r}.")
+        where = {} if enabled is None else {"enabled": enabled}
+        text = text.strip()
+        if text.lstrip("-").isdigit():
+            found = await self.find(int(text))
+            matches = found is not None and (enabled is None or found.enabled == enabled)
+            return Page(items=[found] if matches and found is not None else [])
+        filters: list[Filter] = []
+        if text:
+            if order_by != "title":
+                raise InvalidInputError("a title search is sorted by title; drop order_by.")
+            prefix = search_key(text)
+            filters = [("title_lower", ">=", prefix), ("title_lower", "<", prefix + "\uf8ff")]
+        return await self.list(limit=limit, cursor=cursor, order_by=sortable[order_by],
+                               descending=descending, filters=filters, **where)
 
     # -- plain CRUD, kept consistent -------------------------------------------------------
     async def create(self, data: ProtectedGroup | Mapping[str, Any], *,
