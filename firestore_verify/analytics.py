@@ -297,6 +297,38 @@ class Analytics:
             yesterday=totals.get((today - timedelta(days=1)).isoformat(), empty).counts,
         )
 
+    def watch_overview(self) -> LiveStream[Overview]:
+        """:meth:`overview`, live: the counters plus yesterday's and today's rollups.
+
+        The days are fixed when the stream is created: a server streaming it
+        to browsers should end the stream at the next UTC midnight (see
+        :meth:`overview_expires_at`) so that clients reconnect onto the new day.
+        """
+        today = self._clock().date()
+        yesterday = today - timedelta(days=1)
+        sync = self._store.sync_client
+        col = sync.collection(self._store.collection_name(DAILY))
+        rollups = (col.where(filter=FieldFilter("__name__", ">=",
+                                                col.document(yesterday.isoformat())))
+                      .where(filter=FieldFilter("__name__", "<=",
+                                                col.document(f"{today.isoformat()}~~"))))
+        stats = self._store.stats.watch()
+
+        def combine(sources: list[list[Any]]) -> Overview:
+            totals = _merge([snap.to_dict() or {} for snap in sources[-1]])
+            empty = _DayTotals()
+            return Overview(
+                stats=stats.combine(sources[:-1]),
+                today=totals.get(today.isoformat(), empty).counts,
+                yesterday=totals.get(yesterday.isoformat(), empty).counts,
+            )
+
+        return LiveStream([*stats.sources, query_source(rollups)], combine)
+
+    def overview_expires_at(self) -> datetime:
+        """The next UTC midnight: when a :meth:`watch_overview` stream goes stale."""
+        return day_start((self._clock().date() + timedelta(days=1)).isoformat())
+
     async def trend(self, period: Period | str = "7d", *,
                     granularity: Literal["day", "hour"] = "day") -> list[TrendPoint]:
         """Total / successful / failed (and error) per UTC day or hour, oldest first.

@@ -59,6 +59,15 @@ class LiveStream(Generic[T]):
         self.reconnects = 0
 
     # -- thread side ----------------------------------------------------------------
+    @property
+    def sources(self) -> list[Source]:
+        """The listeners this stream starts: compose them into a larger stream."""
+        return list(self._sources)
+
+    def combine(self, snapshots: list[list[Any]]) -> T:
+        """The value of :attr:`sources`' latest snapshots (pure: no listener, no I/O)."""
+        return self._combine(snapshots)
+
     def _callback(self, index: int) -> Callable[..., None]:
         def on_snapshot(docs: Any, _changes: Any, _read_time: Any) -> None:
             snapshots = list(docs) if isinstance(docs, list | tuple) else [docs]

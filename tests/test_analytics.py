@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
+import anyio
 import pytest
 from helpers_events import make_events, raw_events
 
@@ -143,3 +144,24 @@ async def test_an_empty_database_gives_zeros(store: fv.Store) -> None:
     assert comparison.current.counts == comparison.previous.counts == fv.Counts()
     assert comparison.verifications_change is None
     assert comparison.success_rate_change == 0.0
+
+
+async def test_the_overview_is_live(store: fv.Store) -> None:
+    analytics = fv.Analytics(store)
+    today = datetime.now(timezone.utc)
+    async with analytics.watch_overview() as overview:
+        first = await overview.next()
+        assert (first.stats.total_verifications, first.today.total) == (0, 0)
+        await store.verifications.write_many(
+            # Never before midnight, so the three land on today whenever this runs.
+            make_events(3, users=3, start=max(today - timedelta(seconds=30),
+                                              today.replace(hour=0, minute=0, second=0)),
+                        spread=timedelta(seconds=1), seed=9))
+        with anyio.fail_after(10):
+            latest = await overview.next()
+            while latest.today.total < 3 or latest.stats.total_verifications < 3:
+                latest = await overview.next()
+        assert latest.today == (await analytics.overview()).today
+        assert latest.yesterday == fv.Counts()
+    assert analytics.overview_expires_at() > today
+    assert analytics.overview_expires_at() - today <= timedelta(days=1)
