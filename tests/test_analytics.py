@@ -165,3 +165,16 @@ async def test_the_overview_is_live(store: fv.Store) -> None:
         assert latest.yesterday == fv.Counts()
     assert analytics.overview_expires_at() > today
     assert analytics.overview_expires_at() - today <= timedelta(days=1)
+
+
+async def test_channel_today_matches_a_recount(store: fv.Store, history: list[dict]) -> None:
+    analytics = fv.Analytics(store, clock=lambda: NOW)
+    midnight = NOW.replace(hour=0, minute=0)
+    channels = {e["channel_id"] for e in history}
+    for channel in channels:
+        chosen = [e for e in history
+                  if e["channel_id"] == channel and midnight <= e["occurred_at"]]
+        by = Counter(e["status"] for e in chosen)
+        assert await analytics.channel_today(channel) == fv.Counts(
+            len(chosen), by["success"], by["failed"], by["error"])
+    assert await analytics.channel_today(-42) == fv.Counts()

@@ -141,3 +141,19 @@ async def test_admin_changes_keep_an_active_owner(store: fv.Store) -> None:
     assert found[3][2:] == ({"is_active": True}, {"is_active": False})
     assert found[5][2]["email"] == "a1@example.org"
     assert [a.uid for a in (await store.admins.list()).items] == ["o1"]
+
+
+async def test_bulk_enable_and_disable(store: fv.Store) -> None:
+    for index in range(3):
+        await store.groups.protect(fv.GroupInfo(id=-1001 - index, title=f"G{index}"), OWNER)
+    await store.groups.unprotect(-1003)
+    outcome = await store.groups.set_enabled([-1001, -1002, -1003, -1999, -1001], False,
+                                             actor=ACTOR)
+    assert (outcome.changed, outcome.unchanged, outcome.missing) == (
+        [-1001, -1002], [-1003], [-1999])
+    assert (await store.stats.get()).total_groups == 0
+    again = await store.groups.set_enabled([-1001], True, actor=ACTOR)
+    assert again.changed == [-1001]
+    assert [e.action for e in await entries(store)] == [
+        "group.disable", "group.disable", "group.enable"]
+    assert (await store.stats.get()).total_groups == 1

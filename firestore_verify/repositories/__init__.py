@@ -3,12 +3,13 @@
 from firestore_verify.repositories._base import Filter, Page, Repository
 from firestore_verify.repositories.admin import AdminRepository, AuditRepository, ConfigRepository
 from firestore_verify.repositories.channels import ChannelRepository
-from firestore_verify.repositories.groups import GroupRepository, ProtectResult
+from firestore_verify.repositories.groups import BulkOutcome, GroupRepository, ProtectResult
 from firestore_verify.repositories.owners import OwnerRepository
 
 __all__ = [
     "AdminRepository",
     "AuditRepository",
+    "BulkOutcome",
     "ChannelRepository",
     "ConfigRepository",
     "Filter",

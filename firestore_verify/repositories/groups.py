@@ -29,9 +29,21 @@ from firestore_verify.repositories._base import Filter, Page, Repository, run_tr
 if TYPE_CHECKING:
     from firestore_verify.store import Store
 
-__all__ = ["GroupRepository", "ProtectResult"]
+__all__ = ["BulkOutcome", "GroupRepository", "ProtectResult"]
 
 _SERVER_TS = firestore.SERVER_TIMESTAMP
+
+
+@dataclass
+class BulkOutcome:
+    """What :meth:`GroupRepository.set_enabled` did, group by group."""
+
+    #: Groups whose state changed.
+    changed: list[int] = field(default_factory=list)
+    #: Groups already in the asked state.
+    unchanged: list[int] = field(default_factory=list)
+    #: Ids with no group.
+    missing: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -344,6 +356,28 @@ class GroupRepository(Repository[ProtectedGroup]):
 
         await run_transaction(self._store, body)
         return await self.get(group_id)
+
+    async def set_enabled(self, group_ids: Sequence[int], enabled: bool, *,
+                          actor: Actor | None = None) -> BulkOutcome:
+        """Enable or disable many groups, each in its own transaction with its audit entry.
+
+        A group already in the asked state is left alone (no write, no entry).
+        """
+        outcome = BulkOutcome()
+        for group_id in dict.fromkeys(group_ids):  # each once, in the order given
+            before = await self.find(group_id)
+            if before is None:
+                outcome.missing.append(group_id)
+                continue
+            try:
+                after = await (self.enable(group_id, actor=actor) if enabled
+                               else self.unprotect(group_id, actor=actor))
+            except NotFoundError:  # deleted meanwhile
+                outcome.missing.append(group_id)
+                continue
+            changed = before.enabled != after.enabled
+            (outcome.changed if changed else outcome.unchanged).append(group_id)
+        return outcome
 
     # -- links ----------------------------------------------------------------------
     async def link_channel(
