@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from google.api_core import exceptions as gexc
@@ -227,3 +228,69 @@ class ConfigRepository(Repository[ConfigEntry]):
 
         await run_transaction(self._store, body)
         return await self.get(key)
+
+    async def set_many(
+        self,
+        values: Mapping[str, Any],
+        *,
+        actor: Actor | None = None,
+        updated_by: str | None = None,
+        descriptions: Mapping[str, str] | None = None,
+        sensitive: Collection[str] = (),
+        defaults: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Create or replace several values in one transaction; return the keys that changed.
+
+        Keys whose value already equals the new one (stored, or ``defaults``
+        when nothing is stored) are left alone. With
+        ``actor``, one audit entry per changed key (action ``config.set``)
+        commits in the same transaction, so the entries exist exactly when the
+        change does. Values of sensitive entries (in ``sensitive``, or already
+        stored as sensitive) read as :data:`MASK` in the audit entries.
+
+        Args:
+            values: The new value of each key.
+            actor: Who makes the change (audited); ``updated_by`` defaults to its uid.
+            updated_by: Stored in each changed entry.
+            descriptions: Descriptions to store with the entries (others keep theirs).
+            sensitive: Keys whose values are secrets.
+            defaults: The value a key without an entry stands for.
+
+        """
+        keys = [self.key(key) for key in values]
+        if not keys:
+            return []
+        refs = [self.ref(key) for key in keys]
+        if actor is not None and updated_by is None:
+            updated_by = actor.uid
+        notes = dict(descriptions or {})
+        secret = set(sensitive)
+        implied = dict(defaults or {})
+
+        def shown(value: Any, hidden: bool) -> Any:
+            return MASK if hidden and value is not None else value
+
+        async def body(tx: firestore.AsyncTransaction) -> list[str]:
+            stored = {snap.id: self._from_snapshot(snap) async for snap in
+                      self._store.client.get_all(refs, transaction=tx) if snap.exists}
+            changed: list[str] = []
+            for key, ref in zip(keys, refs, strict=True):
+                value, current = values[key], stored.get(key)
+                hidden = key in secret or (current is not None and current.is_sensitive)
+                if current is None and key in implied and implied[key] == value:
+                    continue
+                if current is not None and current.value == value and (
+                        current.is_sensitive == hidden):
+                    continue
+                entry = ConfigEntry(
+                    key=key, value=value, updated_by=updated_by, is_sensitive=hidden,
+                    description=notes.get(key, current.description if current else None),
+                )
+                tx.set(ref, entry.to_document())
+                stage_audit(self._store, tx, actor, "config.set", "config", key,
+                            old_value=None if current is None else shown(current.value, hidden),
+                            new_value=shown(value, hidden))
+                changed.append(key)
+            return changed
+
+        return await run_transaction(self._store, body)

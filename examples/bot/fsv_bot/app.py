@@ -31,6 +31,7 @@ from fsv_bot.admins import AdminCache
 from fsv_bot.commands import Commands
 from fsv_bot.config import Settings
 from fsv_bot.guard import Guard
+from fsv_bot.live_config import LiveConfig
 from fsv_bot.membership import make_checker
 from fsv_bot.metrics import Metrics, MetricsServer
 from fsv_bot.notices import VERIFY_PREFIX
@@ -67,6 +68,8 @@ class BotRuntime:
     metrics: Metrics
     guard: Guard
     metrics_server: MetricsServer | None
+    #: The dashboard's runtime config, followed live.
+    live_config: LiveConfig
 
     @property
     def updates_handled(self) -> int:
@@ -82,12 +85,13 @@ class BotRuntime:
         return None if server is None else f"http://{self.settings.metrics_host}:{server.port}"
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy when the config watch is live and PTB is receiving updates."""
+        """Healthy when the group and config watches are live and PTB is receiving updates."""
         updater = self.application.updater
         receiving = self.application.running and (updater is None or updater.running)
         cache = self.cache.stats
         details: dict[str, Any] = {
-            "config_watch": "live" if self.registry.live else "down",
+            # Both watches: the protected groups and the dashboard's runtime config.
+            "config_watch": "live" if self.registry.live and self.live_config.live else "down",
             "updates": "receiving" if receiving else "stopped",
             "mode": self.settings.mode,
             "protected_groups": len(self.registry),
@@ -95,7 +99,7 @@ class BotRuntime:
             "cache_entries": cache.size,
             "cache_hit_rate": round(cache.hit_rate, 3),
         }
-        return bool(self.registry.live and receiving), details
+        return bool(self.registry.live and self.live_config.live and receiving), details
 
 
 class CountingUpdateProcessor(SimpleUpdateProcessor):
@@ -160,6 +164,13 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("handler failed", exc_info=context.error)
 
 
+def _webhook_secret(settings: Settings, config: fv.BotConfig) -> str | None:
+    """The dashboard's webhook secret once one is stored, else the environment's."""
+    if "webhook.secret" in config.explicit:
+        return config.webhook.secret
+    return settings.webhook_secret
+
+
 # --8<-- [start:running_bot]
 @asynccontextmanager
 async def running_bot(settings: Settings, *, store: fv.Store | None = None,
@@ -182,11 +193,13 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)
         await tasks.start(registry.follow, store)
+        live_config = LiveConfig(settings, cache)
+        await tasks.start(live_config.follow, store)
 
         application = build_application(settings, metrics)
         checker = make_checker(application.bot, cache, events, metrics)
-        guard = Guard(registry, checker, AdminCache(metrics), metrics)
-        install_handlers(application, guard, Commands(store, registry))
+        guard = Guard(registry, checker, AdminCache(metrics), metrics, live_config)
+        install_handlers(application, guard, Commands(store, registry, live_config))
         await application.initialize()
         stack.push_async_callback(application.shutdown)
         await application.start()
@@ -200,7 +213,7 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
                 port=settings.webhook_port,
                 url_path=urlparse(settings.webhook_url).path.lstrip("/"),
                 webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret,
+                secret_token=_webhook_secret(settings, live_config.current),
                 allowed_updates=UPDATES,
             )
         else:
@@ -209,7 +222,7 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         stack.push_async_callback(updater.stop)
 
         runtime = BotRuntime(settings, store, application, registry, cache, events, metrics,
-                             guard, None)
+                             guard, None, live_config)
         metrics.watch(lambda: len(registry), lambda: events.pending)
         if settings.metrics_port is not None:
             server = MetricsServer(metrics, runtime.health, host=settings.metrics_host,

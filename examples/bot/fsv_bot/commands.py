@@ -20,6 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 import firestore_verify as fv
+from fsv_bot.live_config import LiveConfig
 from fsv_bot.options import DEFAULT_WARNING, MAX_TEMPLATE_LENGTH, GroupOptions
 
 __all__ = ["HELP", "USAGE", "Commands"]
@@ -73,9 +74,18 @@ def _label(ref: fv.ChannelRef) -> str:
 class Commands:
     """The command handlers, sharing the store and the live registry."""
 
-    def __init__(self, store: fv.Store, registry: fv.GroupIndex) -> None:
+    def __init__(self, store: fv.Store, registry: fv.GroupIndex,
+                 config: LiveConfig | None = None) -> None:
         self.store = store
         self.registry = registry
+        #: The runtime config: its warning template is the default one.
+        self.config = config
+
+    def _default_warning(self) -> str:
+        return DEFAULT_WARNING if self.config is None else self.config.warning_template
+
+    def _options(self, group: fv.ProtectedGroup) -> GroupOptions:
+        return GroupOptions.of(group, default_warning=self._default_warning())
 
     # -- entry point ------------------------------------------------------------------
     async def handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -281,7 +291,7 @@ class Commands:
         chat = self._group_chat(message)
         group = await self._stored_group(chat)
         if not args:
-            options = GroupOptions.of(group)
+            options = self._options(group)
             return "\n".join([
                 f"<b>Warning</b>: {html.escape(options.warning_template)}",
                 f"<b>Mute</b>: {'on' if options.mute else 'off'}",
@@ -305,7 +315,7 @@ class Commands:
         await self._require_admin(bot, chat, message)
         updated = await self.store.groups.update(chat.id, params=params)
         self.registry.put(updated)
-        options = GroupOptions.of(updated)
-        warning = ("default" if options.warning_template == DEFAULT_WARNING
+        options = self._options(updated)
+        warning = ("default" if options.warning_template == self._default_warning()
                    else html.escape(options.warning_template))
         return f"Saved. Warning: {warning}. Mute: {'on' if options.mute else 'off'}."

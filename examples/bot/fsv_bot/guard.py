@@ -26,6 +26,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 import firestore_verify as fv
 from fsv_bot.admins import AdminCache
+from fsv_bot.live_config import LiveConfig
 from fsv_bot.membership import is_member
 from fsv_bot.metrics import Metrics
 from fsv_bot.notices import parse_verify_data, render_warning
@@ -51,8 +52,11 @@ class Guard:
         checker: fv.MembershipChecker,
         admins: AdminCache,
         metrics: Metrics,
+        config: LiveConfig,
     ) -> None:
         self.registry = registry
+        #: The runtime config (default warning, verified text, moderation pace).
+        self.config = config
         self.checker = checker
         self.admins = admins
         self.metrics = metrics
@@ -130,7 +134,7 @@ class Guard:
         await self._moderate("restrictChatMember", "unmute", chat_id, target,
                              lambda: context.bot.restrict_chat_member(
                                  chat_id, target, ChatPermissions.all_permissions()))
-        await query.answer("Verified, you can write now.")
+        await query.answer(self.config.verified_text)
         self._warnings.pop((chat_id, target), None)
         await self._moderate("deleteMessage", "delete_warning", chat_id, target,
                              lambda: context.bot.delete_message(chat_id, warning_id))
@@ -148,7 +152,7 @@ class Guard:
         message_id: int | None = None,
     ) -> None:
         """Delete the message, mute the user and warn them, each step retried on flood control."""
-        options = GroupOptions.of(group)
+        options = GroupOptions.of(group, default_warning=self.config.warning_template)
         if message_id is not None:
             await self._moderate("deleteMessage", "delete", group.id, user.id,
                                  lambda: bot.delete_message(group.id, message_id))
@@ -175,6 +179,7 @@ class Guard:
                         call: Callable[[], Awaitable[T]]) -> T | None:
         """Run one moderation call with retries; log (never raise) a final failure."""
         fields = {"group_id": group_id, "user_id": user_id, "method": method}
+        await self.config.pacer.wait()
         try:
             value = await with_retry(call, method=method, metrics=self.metrics, extra=fields)
         except TelegramError as exc:

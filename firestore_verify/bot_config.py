@@ -1,0 +1,404 @@
+"""The bot's runtime configuration: typed, validated, audited, live.
+
+Settings an admin edits from a dashboard (message templates, rate limits,
+membership cache TTLs, the log level, the webhook secret) are stored in
+``admin_config``, one :class:`~firestore_verify.ConfigEntry` per dotted key
+(``cache.positive_ttl``), so any Firestore client reads them as plain values.
+:class:`BotConfig` is their typed view; :class:`BotConfigRepository` reads,
+changes and watches them::
+
+    config = BotConfigRepository(store)
+    schema = config.schema()                 # for the dashboard's form
+    values = await config.get()              # {"cache.positive_ttl": 600.0, ...}, secrets masked
+    await config.update({"cache.negative_ttl": 30}, actor=Actor(uid="admin-1"))
+    async with config.watch() as live:       # a new BotConfig after every change
+        async for current in live:
+            cache.settings = current.cache_settings(cache.settings)
+
+An update is validated whole before anything is written (one
+:class:`~firestore_verify.errors.InvalidInputError` lists every bad key), then
+every changed key and its audit entry commit in one transaction. Sensitive
+values read as :data:`~firestore_verify.repositories.admin.MASK`, in reads and
+in audit entries; sending the mask back means "keep the current value".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import annotated_types
+from google.cloud.firestore_v1.base_query import FieldFilter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+
+from firestore_verify.cache import _FIELDS as _CACHE_FIELDS
+from firestore_verify.cache import CacheSettings
+from firestore_verify.errors import InvalidInputError
+from firestore_verify.live import LiveStream, query_source
+from firestore_verify.models import Actor, ConfigEntry
+from firestore_verify.repositories.admin import MASK
+
+if TYPE_CHECKING:
+    from firestore_verify.store import Store
+
+__all__ = [
+    "DEFAULT_WARNING_TEMPLATE",
+    "PLACEHOLDERS",
+    "BotConfig",
+    "BotConfigRepository",
+    "CacheConfig",
+    "ConfigField",
+    "ConfigSchema",
+    "LoggingConfig",
+    "MessageConfig",
+    "RateLimitConfig",
+    "WebhookConfig",
+]
+
+log = logging.getLogger("firestore_verify.bot_config")
+
+#: The warning a bot sends when neither the group nor the config sets one.
+DEFAULT_WARNING_TEMPLATE = (
+    "{user}, to write in {group} please join {channels} first, "
+    "then press \u201cI have joined\u201d."
+)
+#: The placeholders a warning template may use.
+PLACEHOLDERS = ("{user}", "{group}", "{channels}")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def _template(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    unknown = sorted(set(_PLACEHOLDER.findall(value)) - set(PLACEHOLDERS))
+    if unknown:
+        raise ValueError(f"unknown placeholder(s) {', '.join(unknown)}; "
+                         f"use {', '.join(PLACEHOLDERS)}")
+    return value
+
+
+def _extra(*, sensitive: bool = False, live: bool = True) -> dict[str, Any]:
+    return {"sensitive": sensitive, "live": live}
+
+
+def _cache_field(name: str, description: str) -> Any:
+    """A pydantic Field with :class:`CacheSettings`' default and range for ``name``."""
+    _, _, low, high = _CACHE_FIELDS[name]
+    bounds: dict[str, Any] = {"ge": low}
+    if high != math.inf:
+        bounds["lt"] = high
+    default = next(f.default for f in dataclasses.fields(CacheSettings) if f.name == name)
+    return Field(default=default, description=description, json_schema_extra=_extra(),
+                 allow_inf_nan=False if isinstance(default, float) else None, **bounds)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class MessageConfig(_Section):
+    """Texts the bot sends."""
+
+    warning_template: Annotated[str, Field(min_length=1, max_length=1000),
+                                AfterValidator(_template)] = Field(
+        default=DEFAULT_WARNING_TEMPLATE, json_schema_extra=_extra(),
+        description="Warning for users who have not joined, in groups without their own: "
+                    "{user}, {group} and {channels} are filled in.")
+    verified_text: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        default="Verified, you can write now.", json_schema_extra=_extra(),
+        description="Answer to \u201cI have joined\u201d once the user is verified.")
+
+
+class RateLimitConfig(_Section):
+    """How fast the bot may call Telegram."""
+
+    moderation_per_second: float | None = Field(
+        default=None, gt=0, le=1000, json_schema_extra=_extra(),
+        description="Most moderation calls (delete, mute, warn) per second; unset: no limit "
+                    "but Telegram's flood control, which the bot honours.")
+
+
+class CacheConfig(_Section):
+    """The membership cache (the ranges are :class:`CacheSettings`')."""
+
+    positive_ttl: float = _cache_field(
+        "positive_ttl", "Seconds a \u201cis a member\u201d answer is kept (0: not cached).")
+    negative_ttl: float = _cache_field(
+        "negative_ttl", "Seconds a \u201cis not a member\u201d answer is kept (0: not cached).")
+    jitter: float = _cache_field(
+        "jitter", "Relative spread of each entry's TTL (0.15 = \u00b115 %), below 1.")
+    max_entries: int = _cache_field(
+        "max_entries", "Most answers kept; the least recently used go first.")
+
+
+class LoggingConfig(_Section):
+    """The bot's own logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
+        default=None, json_schema_extra=_extra(),
+        description="Log level of the bot's process; unset: the level it was started with.")
+
+
+_SECRET = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,256}$")]
+
+
+class WebhookConfig(_Section):
+    """Receiving updates by webhook."""
+
+    secret: _SECRET | None = Field(
+        default=None, json_schema_extra=_extra(sensitive=True, live=False),
+        description="Telegram's X-Telegram-Bot-Api-Secret-Token for the webhook "
+                    "(1-256 of A-Z a-z 0-9 _ -); applied when the bot starts.")
+
+
+class BotConfig(_Section):
+    """Every runtime setting of the bot, defaults filled in.
+
+    :attr:`explicit` tells which keys are stored (the rest are defaults), so
+    an app can let settings it got elsewhere (the environment) stand until an
+    admin sets them.
+    """
+
+    #: Texts the bot sends.
+    messages: MessageConfig = Field(default_factory=MessageConfig)
+    #: How fast the bot may call Telegram.
+    rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    #: The membership cache.
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    #: The bot's own logging.
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    #: Receiving updates by webhook.
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+
+    _explicit: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def explicit(self) -> frozenset[str]:
+        """The dotted keys that have a stored value."""
+        return self._explicit
+
+    def flat(self) -> dict[str, Any]:
+        """Every value by dotted key (``cache.positive_ttl``), unmasked."""
+        return {key: getattr(getattr(self, section), name)
+                for key, (section, name) in _KEYS.items()}
+
+    def cache_settings(self, base: CacheSettings | None = None) -> CacheSettings:
+        """``base`` (default: :class:`CacheSettings`' defaults) with the stored cache keys."""
+        base = base or CacheSettings()
+        stored = {name: getattr(self.cache, name) for key, (section, name) in _KEYS.items()
+                  if section == "cache" and key in self._explicit}
+        return dataclasses.replace(base, **stored)
+
+    @classmethod
+    def from_flat(cls, values: Mapping[str, Any]) -> BotConfig:
+        """Build from dotted keys (missing ones take their defaults).
+
+        Raises:
+            InvalidInputError: naming every unknown key and invalid value.
+
+        """
+        problems = [f"{key}: unknown setting" for key in sorted(set(values) - set(_KEYS))]
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in values.items():
+            if key in _KEYS:
+                section, name = _KEYS[key]
+                nested.setdefault(section, {})[name] = value
+        try:
+            config = cls.model_validate(nested)
+        except ValidationError as exc:
+            problems += [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                         for err in exc.errors()]
+            config = None
+        if problems or config is None:
+            raise InvalidInputError("invalid bot config: " + "; ".join(problems),
+                                    errors=problems)
+        config._explicit = frozenset(values)
+        return config
+
+
+#: dotted key -> (section, field), in schema order.
+_KEYS: dict[str, tuple[str, str]] = {
+    f"{section}.{name}": (section, name)
+    for section, info in BotConfig.model_fields.items()
+    for name in (info.annotation.model_fields if isinstance(info.annotation, type) else {})
+}
+_SENSITIVE = frozenset(
+    key for key, (section, name) in _KEYS.items()
+    if (BotConfig.model_fields[section].annotation.model_fields[name]  # type: ignore[union-attr]
+        .json_schema_extra or {}).get("sensitive"))
+_MAX_IN_QUERY = 30  # Firestore's limit for an ``in`` filter
+
+
+class ConfigField(BaseModel):
+    """How a UI shows and checks one setting."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The dotted key, e.g. ``cache.positive_ttl``.
+    key: str
+    #: ``string``, ``number``, ``integer``, ``boolean`` or ``choice``.
+    type: Literal["string", "number", "integer", "boolean", "choice"]
+    #: The value when none is stored.
+    default: Any = None
+    #: Whether the value may be unset (``null``).
+    nullable: bool = False
+    #: Lowest allowed value (inclusive).
+    minimum: float | None = None
+    #: Lowest allowed value (exclusive).
+    exclusive_minimum: float | None = None
+    #: Highest allowed value (inclusive).
+    maximum: float | None = None
+    #: Highest allowed value (exclusive).
+    exclusive_maximum: float | None = None
+    #: Shortest allowed text.
+    min_length: int | None = None
+    #: Longest allowed text.
+    max_length: int | None = None
+    #: A regular expression the text must match.
+    pattern: str | None = None
+    #: The allowed values of a ``choice``.
+    choices: list[str] | None = None
+    #: What the setting does.
+    description: str = ""
+    #: A secret: read as the mask, audited as the mask; send the mask back to keep it.
+    sensitive: bool = False
+    #: Whether a running bot applies it without a restart.
+    live: bool = True
+
+
+class ConfigSchema(BaseModel):
+    """Every setting a UI may edit, in display order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The settings.
+    settings: list[ConfigField]
+    #: What a sensitive value that is set reads as.
+    mask: str = MASK
+
+
+def _describe(key: str) -> ConfigField:
+    section, name = _KEYS[key]
+    model: Any = BotConfig.model_fields[section].annotation
+    info = model.model_fields[name]
+    args = getattr(info.annotation, "__args__", ())
+    nullable = type(None) in args
+    inner = next((a for a in args if a is not type(None)), info.annotation)
+    spec: dict[str, Any] = {}
+    literal = getattr(inner, "__origin__", None) is Literal
+    if literal:
+        spec["type"], spec["choices"] = "choice", list(inner.__args__)
+    else:
+        base = getattr(inner, "__origin__", inner)
+        spec["type"] = {bool: "boolean", int: "integer", float: "number"}.get(base, "string")
+    metadata = list(info.metadata)
+    for arg in getattr(inner, "__metadata__", ()):
+        metadata += getattr(arg, "metadata", [arg])
+    for item in metadata:
+        if isinstance(item, annotated_types.Ge):
+            spec["minimum"] = item.ge
+        elif isinstance(item, annotated_types.Gt):
+            spec["exclusive_minimum"] = item.gt
+        elif isinstance(item, annotated_types.Le):
+            spec["maximum"] = item.le
+        elif isinstance(item, annotated_types.Lt):
+            spec["exclusive_maximum"] = item.lt
+        elif isinstance(item, annotated_types.MinLen):
+            spec["min_length"] = item.min_length
+        elif isinstance(item, annotated_types.MaxLen):
+            spec["max_length"] = item.max_length
+        elif getattr(item, "pattern", None) is not None:
+            spec["pattern"] = item.pattern
+    extra = info.json_schema_extra or {}
+    return ConfigField(key=key, default=info.get_default(call_default_factory=True),
+                       nullable=nullable, description=info.description or "",
+                       sensitive=bool(extra.get("sensitive")), live=bool(extra.get("live", True)),
+                       **spec)
+
+
+_SCHEMA = ConfigSchema(settings=[_describe(key) for key in _KEYS])
+
+
+class BotConfigRepository:
+    """The bot's settings in ``admin_config``: schema, masked reads, audited updates, watch."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @staticmethod
+    def schema() -> ConfigSchema:
+        """Every setting: type, default, bounds, description, sensitivity."""
+        return _SCHEMA
+
+    @staticmethod
+    def _config(stored: Mapping[str, Any]) -> BotConfig:
+        """The typed config of stored values; an invalid one falls back to its default."""
+        good: dict[str, Any] = {}
+        for key, value in stored.items():
+            try:
+                BotConfig.from_flat({key: value})
+            except InvalidInputError as exc:  # written by another client: keep the bot going
+                log.warning("ignoring stored config %s: %s", key, exc)
+                continue
+            good[key] = value
+        return BotConfig.from_flat(good)
+
+    async def load(self) -> BotConfig:
+        """The current typed config, unmasked (for the app applying it)."""
+        found = await self._store.config.get_many(list(_KEYS))
+        return self._config({key: entry.value for key, entry in found.items()})
+
+    async def get(self, *, masked: bool = True) -> dict[str, Any]:
+        """Every value by dotted key, defaults filled in; sensitive ones masked when set."""
+        values = (await self.load()).flat()
+        if masked:
+            values.update({key: MASK for key in _SENSITIVE if values[key] is not None})
+        return values
+
+    async def update(self, changes: Mapping[str, Any], *, actor: Actor) -> list[str]:
+        """Validate ``changes`` whole, then write them and their audit entries atomically.
+
+        A sensitive key sent as the mask keeps its value. Setting a key to the
+        value it already has (stored or default) changes nothing.
+
+        Args:
+            changes: New values by dotted key.
+            actor: Who changes them; each changed key gets one audit entry.
+
+        Returns:
+            The keys that changed, in schema order.
+
+        Raises:
+            InvalidInputError: listing every unknown key and invalid value (in
+                ``errors``); nothing is written.
+
+        """
+        wanted = {key: value for key, value in changes.items()
+                  if not (key in _SENSITIVE and value == MASK)}
+        validated = BotConfig.from_flat(wanted).flat()
+        values = {key: validated[key] for key in _KEYS if key in wanted}
+        defaults = BotConfig().flat()
+        descriptions = {field.key: field.description for field in _SCHEMA.settings}
+        changed = await self._store.config.set_many(
+            values, actor=actor, descriptions=descriptions, sensitive=_SENSITIVE,
+            defaults=defaults)
+        return [key for key in _KEYS if key in changed]
+
+    def watch(self) -> LiveStream[BotConfig]:
+        """The typed config, live: a new :class:`BotConfig` whenever a setting changes."""
+        store = self._store
+        collection = store.sync_client.collection(store.collection_name(ConfigEntry.collection))
+        keys = list(_KEYS)
+        assert len(keys) <= _MAX_IN_QUERY
+        query = collection.where(filter=FieldFilter(
+            "__name__", "in", [collection.document(key) for key in keys]))
+
+        def combine(sources: list[list[Any]]) -> BotConfig:
+            return self._config({s.id: (s.to_dict() or {}).get("value")
+                                 for s in sources[0] if s.exists})
+
+        return LiveStream([query_source(query)], combine)
