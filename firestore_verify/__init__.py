@@ -10,6 +10,7 @@ Everything public is re-exported here::
 """
 
 from firestore_verify import errors
+from firestore_verify.admin_accounts import AdminAccounts
 from firestore_verify.analytics import (
     Activity,
     Analytics,
@@ -20,6 +21,26 @@ from firestore_verify.analytics import (
     Overview,
     Summary,
     TrendPoint,
+)
+from firestore_verify.auth import Authenticator, Principal
+from firestore_verify.bot_config import (
+    DEFAULT_WARNING_TEMPLATE,
+    BotConfig,
+    BotConfigRepository,
+    CacheConfig,
+    ConfigField,
+    ConfigSchema,
+    LoggingConfig,
+    MessageConfig,
+    RateLimitConfig,
+    WebhookConfig,
+)
+from firestore_verify.browser import (
+    BrowserCollection,
+    BrowserDocument,
+    BrowserPage,
+    CollectionBrowser,
+    EncodedValue,
 )
 from firestore_verify.cache import CacheSettings, CacheStats, MembershipCache
 from firestore_verify.counters import Drift, StatsRepository
@@ -35,7 +56,9 @@ from firestore_verify.errors import (
     PermissionDeniedError,
 )
 from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
+from firestore_verify.fanout import FanOut, FanOutStats, SubscriberDroppedError, Subscription
 from firestore_verify.group_index import GroupIndex
+from firestore_verify.json_logs import JsonFormatter, setup_json_logging
 from firestore_verify.live import LiveStream
 from firestore_verify.logger import (
     BufferFullError,
@@ -67,36 +90,55 @@ from firestore_verify.models import (
     Status,
     Verification,
 )
-from firestore_verify.permissions import ROLE_PERMISSIONS, Permission
-from firestore_verify.repositories import Filter, Page, ProtectResult
+from firestore_verify.page_streams import StreamSpec, merged
+from firestore_verify.permissions import ROLE_PERMISSIONS, Permission, allows
+from firestore_verify.repositories import BulkOutcome, Filter, Page, ProtectResult
+from firestore_verify.repositories.admin import MASK
 from firestore_verify.store import Store, connect
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_WARNING_TEMPLATE",
+    "MASK",
     "ROLE_PERMISSIONS",
     "Activity",
     "Actor",
+    "AdminAccounts",
     "AdminUser",
     "AlreadyExistsError",
     "Analytics",
     "AuditEntry",
     "AuthenticationError",
+    "Authenticator",
+    "BotConfig",
+    "BotConfigRepository",
+    "BrowserCollection",
+    "BrowserDocument",
+    "BrowserPage",
     "BufferFullError",
+    "BulkOutcome",
+    "CacheConfig",
     "CacheSettings",
     "CacheStats",
     "ChannelInfo",
     "ChannelRef",
     "ChannelResult",
     "CheckResult",
+    "CollectionBrowser",
     "Comparison",
     "ConfigEntry",
+    "ConfigField",
+    "ConfigSchema",
     "ConfigurationError",
     "ConflictError",
     "Counts",
     "Drift",
+    "EncodedValue",
     "EnforcedChannel",
     "EventWriter",
+    "FanOut",
+    "FanOutStats",
     "Filter",
     "FirestoreVerifyError",
     "FlushTimeoutError",
@@ -105,13 +147,16 @@ __all__ = [
     "GroupStats",
     "GrowthPoint",
     "InvalidInputError",
+    "JsonFormatter",
     "LiveStream",
     "LoggerClosedError",
     "LoggerSettings",
     "LoggerStats",
+    "LoggingConfig",
     "MembershipCache",
     "MembershipChecker",
     "MembershipLookup",
+    "MessageConfig",
     "NotFoundError",
     "Overview",
     "Owner",
@@ -119,20 +164,29 @@ __all__ = [
     "Page",
     "Permission",
     "PermissionDeniedError",
+    "Principal",
     "ProtectResult",
     "ProtectedGroup",
+    "RateLimitConfig",
     "Role",
     "Stats",
     "StatsRepository",
     "Status",
     "Store",
+    "StreamSpec",
+    "SubscriberDroppedError",
+    "Subscription",
     "Summary",
     "TrendPoint",
     "Verification",
     "VerificationLogger",
     "VerificationRepository",
+    "WebhookConfig",
     "WriteOutcome",
+    "allows",
     "connect",
     "errors",
+    "merged",
+    "setup_json_logging",
     "__version__",
 ]

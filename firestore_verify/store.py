@@ -20,6 +20,8 @@ from firestore_verify.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from firestore_verify.analytics import Analytics
+    from firestore_verify.bot_config import BotConfigRepository
+    from firestore_verify.browser import CollectionBrowser
     from firestore_verify.counters import StatsRepository
     from firestore_verify.events import VerificationRepository
     from firestore_verify.repositories import (
@@ -177,6 +179,20 @@ class Store:
         from firestore_verify.analytics import Analytics
 
         return Analytics(self)
+
+    @cached_property
+    def bot_config(self) -> BotConfigRepository:
+        """The bot's typed runtime settings (in ``admin_config``): schema, masked reads, watch."""
+        from firestore_verify.bot_config import BotConfigRepository
+
+        return BotConfigRepository(self)
+
+    @cached_property
+    def browser(self) -> CollectionBrowser:
+        """The read-only collection browser over this store's collections."""
+        from firestore_verify.browser import CollectionBrowser
+
+        return CollectionBrowser(self)
 
     async def close(self) -> None:
         """Close the clients' channels. The store cannot be used afterwards."""
