@@ -6,6 +6,9 @@ connection options (:func:`add_store_arguments`), resolved as
 :func:`firestore_verify.connect` does: ``--emulator-host`` or
 ``FIRESTORE_EMULATOR_HOST`` for the emulator, production credentials otherwise.
 
+``rules`` and ``indexes`` print (or write, ``--output PATH``) the security rules
+and index definitions shipped inside the package, for ``firebase deploy``.
+
 Exit codes: ``0`` success, ``1`` failure or drift found, ``2`` bad usage or
 configuration, ``3`` migrated but some rows were reported bad, ``130``
 interrupted.
@@ -17,11 +20,22 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
 from firestore_verify.errors import ConfigurationError, FirestoreVerifyError, InvalidInputError
 from firestore_verify.store import Store, connect
 
-__all__ = ["COMMANDS", "Command", "add_store_arguments", "build_parser", "connect_from", "main"]
+__all__ = [
+    "COMMANDS",
+    "PACKAGED_FILES",
+    "Command",
+    "add_store_arguments",
+    "build_parser",
+    "connect_from",
+    "main",
+    "packaged_file",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_ROWS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -57,6 +71,48 @@ async def connect_from(args: argparse.Namespace) -> Store:
                          emulator_host=args.emulator_host, credentials_file=args.credentials)
 
 
+#: The deployable files shipped inside the package, by subcommand.
+PACKAGED_FILES: dict[str, str] = {
+    "rules": "firestore.rules",
+    "indexes": "firestore.indexes.json",
+}
+
+
+def packaged_file(kind: str) -> str:
+    """The text of a file shipped inside the package: ``"rules"`` or ``"indexes"``.
+
+    Raises:
+        InvalidInputError: for another ``kind``.
+
+    """
+    if kind not in PACKAGED_FILES:
+        raise InvalidInputError(
+            f"no packaged {kind!r} file; use one of {', '.join(PACKAGED_FILES)}.")
+    return (resources.files("firestore_verify") / PACKAGED_FILES[kind]).read_text(encoding="utf-8")
+
+
+def _configure_packaged(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", "-o", metavar="PATH",
+                        help="write the file to PATH instead of printing it")
+
+
+def _run_packaged(kind: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        text = packaged_file(kind)
+        if args.output is None:
+            sys.stdout.write(text)
+            return EXIT_OK
+        path = Path(args.output)
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(f"cannot write {path}: {exc.strerror or exc}") from None
+        print(f"wrote {PACKAGED_FILES[kind]} to {path}", file=sys.stderr)
+        return EXIT_OK
+
+    return run
+
+
 def _commands() -> dict[str, Command]:
     from firestore_verify.migrate import commands as migrate_commands
 
@@ -70,6 +126,16 @@ def _commands() -> dict[str, Command]:
             help="compare a legacy SQL bot database with Firestore; exit 1 on drift",
             configure=migrate_commands.configure_check,
             run=migrate_commands.run_check,
+        ),
+        "rules": Command(
+            help="print the packaged Firestore security rules (or write them with --output)",
+            configure=_configure_packaged,
+            run=_run_packaged("rules"),
+        ),
+        "indexes": Command(
+            help="print the packaged Firestore index definitions (or write them with --output)",
+            configure=_configure_packaged,
+            run=_run_packaged("indexes"),
         ),
     }
 

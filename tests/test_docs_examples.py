@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -36,3 +37,33 @@ def test_examples_are_found() -> None:
 @pytest.mark.parametrize("path", MAIN_EXAMPLES, ids=lambda p: p.stem)
 async def test_example_runs(path: Path, store: fv.Store) -> None:
     await load(path).main(store)
+
+
+async def test_rules_deploy_example_writes_the_packaged_files(tmp_path: Path) -> None:
+    from importlib import resources
+
+    files = load(EXAMPLES / "rules_deploy.py").write_deploy_files(tmp_path)
+    packaged = resources.files("firestore_verify")
+    assert files["firestore.rules"] == (packaged / "firestore.rules").read_text()
+    assert files["firestore.indexes.json"] == (packaged / "firestore.indexes.json").read_text()
+    assert json.loads(files["firebase.json"]) == {
+        "firestore": {"rules": "firestore.rules", "indexes": "firestore.indexes.json"}}
+
+
+async def test_browser_example_shows_typed_masked_documents(store: fv.Store) -> None:
+    shown = await load(EXAMPLES / "browser_page.py").main(store)
+    assert shown == [
+        {"id": "bot_token", "masked": ["value"], "fields": {
+            "description": {"type": "null", "value": None},
+            "is_sensitive": {"type": "boolean", "value": True},
+            "updated_at": shown[0]["fields"]["updated_at"],
+            "updated_by": {"type": "null", "value": None},
+            "value": {"type": "string", "value": "********"}}},
+        {"id": "warn_after_seconds", "masked": [], "fields": {
+            "description": {"type": "null", "value": None},
+            "is_sensitive": {"type": "boolean", "value": False},
+            "updated_at": shown[1]["fields"]["updated_at"],
+            "updated_by": {"type": "null", "value": None},
+            "value": {"type": "integer", "value": 30}}},
+    ]
+    assert shown[0]["fields"]["updated_at"]["type"] == "timestamp"
