@@ -1,16 +1,23 @@
-"""Test against the real Cloud Firestore emulator.
+"""Test against the real Cloud Firestore and Firebase Auth emulators.
 
 Two layers:
 
-* ``FirestoreEmulator`` starts and stops the official emulator (usable from
-  any test runner or script);
+* ``FirestoreEmulator`` and ``AuthEmulator`` start and stop the official
+  emulators (usable from any test runner or script);
 * the pytest plugin ``firestore_verify.testing.plugin``, registered
   automatically when firestore-verify is installed, provides the
-  ``firestore_emulator``, ``firestore_project`` and ``store`` fixtures.
+  ``firestore_emulator``, ``firestore_project`` and ``store`` fixtures, and
+  ``auth_emulator``, ``auth_project``, ``admin_store`` and ``authenticator``.
 """
 
 from __future__ import annotations
 
+from firestore_verify.testing.auth_emulator import (
+    AuthEmulator,
+    FirebaseToolsNotFoundError,
+    OobCode,
+    find_firebase_bin,
+)
 from firestore_verify.testing.emulator import (
     EmulatorError,
     EmulatorNotFoundError,
@@ -21,10 +28,14 @@ from firestore_verify.testing.emulator import (
 )
 
 __all__ = [
+    "AuthEmulator",
     "EmulatorError",
     "EmulatorNotFoundError",
+    "FirebaseToolsNotFoundError",
     "FirestoreEmulator",
     "JavaNotFoundError",
+    "OobCode",
     "find_emulator_jar",
+    "find_firebase_bin",
     "find_java",
 ]
