@@ -1,0 +1,1 @@
+"""The API's routers, one module per area; ``app.py`` mounts them under ``/api/v1``."""
