@@ -72,7 +72,19 @@ class RequestContext:
             await self.app(scope, receive, send_wrapper)
         finally:
             if not streaming:
-                route = scope.get("route")
-                template = getattr(route, "path", "unmatched")
-                self.metrics.latency.labels(scope["method"], template, str(status)).observe(
-                    time.perf_counter() - started)
+                self.metrics.latency.labels(scope["method"], _template(scope), str(status)
+                                            ).observe(time.perf_counter() - started)
+
+
+def _template(scope: Scope) -> str:
+    """The matched route's path with its parameters named (``/api/v1/groups/{group_id}``).
+
+    Built from the request path and its parameters, so the label set stays bounded
+    (one per route) whatever the ids; requests that matched no route share one label.
+    """
+    if scope.get("route") is None:
+        return "unmatched"
+    path: str = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
