@@ -6,6 +6,11 @@ connection options (:func:`add_store_arguments`), resolved as
 :func:`firestore_verify.connect` does: ``--emulator-host`` or
 ``FIRESTORE_EMULATOR_HOST`` for the emulator, production credentials otherwise.
 
+Subcommands that manage Firebase Auth users (``admins``, ``migrate
+--resolve-admins-by-email``) also take :func:`add_auth_arguments`:
+``--auth-emulator-host`` or ``FIREBASE_AUTH_EMULATOR_HOST`` for the Auth
+emulator (``demo-`` projects only), the Firestore credentials otherwise.
+
 ``rules`` and ``indexes`` print (or write, ``--output PATH``) the security rules
 and index definitions shipped inside the package, for ``firebase deploy``.
 
@@ -22,16 +27,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from firestore_verify.errors import ConfigurationError, FirestoreVerifyError, InvalidInputError
 from firestore_verify.store import Store, connect
+
+if TYPE_CHECKING:
+    from firestore_verify.auth import Authenticator
 
 __all__ = [
     "COMMANDS",
     "PACKAGED_FILES",
     "Command",
+    "add_auth_arguments",
     "add_store_arguments",
+    "authenticator_from",
     "build_parser",
+    "cli_terms",
     "connect_from",
     "main",
     "packaged_file",
@@ -69,6 +81,43 @@ async def connect_from(args: argparse.Namespace) -> Store:
     """Connect with the options added by :func:`add_store_arguments`."""
     return await connect(args.project, database=args.database, prefix=args.prefix,
                          emulator_host=args.emulator_host, credentials_file=args.credentials)
+
+
+def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the Firebase Auth options of the subcommands that manage Auth users."""
+    group = parser.add_argument_group("Firebase Auth")
+    group.add_argument("--auth-emulator-host", metavar="HOST:PORT",
+                       help="use the Firebase Auth emulator, for demo- projects only "
+                            "(default: FIREBASE_AUTH_EMULATOR_HOST)")
+
+
+def authenticator_from(args: argparse.Namespace, store: Store) -> Authenticator:
+    """An :class:`~firestore_verify.auth.Authenticator` on ``store``'s project.
+
+    Per the options of :func:`add_auth_arguments`.
+    """
+    from firestore_verify.auth import Authenticator
+
+    return Authenticator(store, emulator_host=args.auth_emulator_host)
+
+
+#: Library wording in error messages -> the command line's (options, not arguments).
+_CLI_TERMS: tuple[tuple[str, str], ...] = (
+    ("connect(project='demo-my-app')", "--project demo-my-app"),
+    ("connect(project=...)", "--project"),
+    ("pass credentials_file=", "pass --credentials"),
+    ("check emulator_host=", "check --auth-emulator-host"),
+    ("drop emulator_host=", "drop --auth-emulator-host"),
+    ("pass emulator_host=", "pass --auth-emulator-host"),
+    ("Authenticator(emulator_host=...)", "--auth-emulator-host"),
+)
+
+
+def cli_terms(message: str) -> str:
+    """``message`` with the library's argument names replaced by this command's options."""
+    for library, option in _CLI_TERMS:
+        message = message.replace(library, option)
+    return message
 
 
 #: The deployable files shipped inside the package, by subcommand.
@@ -114,6 +163,7 @@ def _run_packaged(kind: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _commands() -> dict[str, Command]:
+    from firestore_verify import admin_cli
     from firestore_verify.migrate import commands as migrate_commands
 
     return {
@@ -126,6 +176,12 @@ def _commands() -> dict[str, Command]:
             help="compare a legacy SQL bot database with Firestore; exit 1 on drift",
             configure=migrate_commands.configure_check,
             run=migrate_commands.run_check,
+        ),
+        "admins": Command(
+            help="add, list, re-role, deactivate and activate dashboard admins "
+                 "(Firebase Auth and admin_users together)",
+            configure=admin_cli.configure_admins,
+            run=admin_cli.run_admins,
         ),
         "rules": Command(
             help="print the packaged Firestore security rules (or write them with --output)",
@@ -162,16 +218,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``firestore-verify``; return the exit code."""
     args = build_parser().parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
+    name = " ".join(part for part in (args.command, getattr(args, "action", None)) if part)
     try:
         return run(args)
     except (ConfigurationError, InvalidInputError) as exc:
-        print(f"firestore-verify {args.command}: {exc}", file=sys.stderr)
+        print(f"firestore-verify {name}: {cli_terms(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except FirestoreVerifyError as exc:
-        print(f"firestore-verify {args.command}: {exc}", file=sys.stderr)
+        print(f"firestore-verify {name}: {cli_terms(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"\nfirestore-verify {args.command}: interrupted", file=sys.stderr)
+        print(f"\nfirestore-verify {name}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

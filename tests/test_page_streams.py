@@ -38,17 +38,21 @@ async def test_current_state_first_then_changes(store: fv.Store) -> None:
         assert hub.subscribers() == 0
 
 
+async def stop_reading(store: fv.Store, hub: FanOut) -> None:
+    """Read the current state, then never again while 20 changes land."""
+    async with merged(hub, {"stats": ("stats", store.stats.watch)}, backlog=2) as events:
+        await events.receive()
+        with anyio.fail_after(20):
+            for index in range(20):  # each change is a new value, unread
+                await store.groups.protect(
+                    fv.GroupInfo(id=-2000 - index, title=f"G{index}"), OWNER)
+            await anyio.sleep_forever()  # until the merge drops us
+
+
 async def test_a_consumer_that_stops_reading_is_dropped(store: fv.Store) -> None:
     async with FanOut(linger_seconds=0) as hub:
-        streams = {"stats": ("stats", store.stats.watch)}
         with pytest.raises(SubscriberDroppedError, match="behind"):
-            async with merged(hub, streams, backlog=2) as events:
-                await events.receive()  # the current state, then it stops reading
-                with anyio.fail_after(20):
-                    for index in range(20):  # each change is a new value, unread
-                        await store.groups.protect(
-                            fv.GroupInfo(id=-2000 - index, title=f"G{index}"), OWNER)
-                    await anyio.sleep_forever()  # until the hub drops us
+            await stop_reading(store, hub)
 
 
 async def test_no_streams_is_an_error() -> None:

@@ -21,7 +21,7 @@ from firestore_verify.migrate import mapping
 from firestore_verify.migrate.mapping import BadRowError
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.schema import LEGACY_TABLES, LegacyTable
-from firestore_verify.migrate.values import BadValue, to_uuid
+from firestore_verify.migrate.values import BadValue, to_text, to_uuid
 from firestore_verify.models import (
     AdminUser,
     AuditEntry,
@@ -55,6 +55,9 @@ class Catalog:
     admin_uids: dict[str, str] = field(default_factory=dict)
     #: Legacy keys reported bad, per table (to tell "dangling" from "points at a bad row").
     bad_keys: dict[str, set[Any]] = field(default_factory=dict)
+    #: Valid admins without a ``firebase_uid``, to resolve by email (``by_email=True``):
+    #: (the row's key, legacy id, the admin with a placeholder uid).
+    unresolved: list[tuple[Any, str, AdminUser]] = field(default_factory=list)
 
     def channel_sets(self) -> dict[int, set[int]]:
         """Group id -> the ids of the channels it enforces."""
@@ -116,8 +119,12 @@ class _Builder:
         return f"{column}: dangling foreign key, {value!r} is not in {table}"
 
 
-def build_catalog(read: Reader, report: MigrationReport) -> Catalog:
-    """Read, validate and cross-check owners, channels, groups, links and admins."""
+def build_catalog(read: Reader, report: MigrationReport, *, by_email: bool = False) -> Catalog:
+    """Read, validate and cross-check owners, channels, groups, links and admins.
+
+    With ``by_email``, valid admins without a ``firebase_uid`` go to
+    :attr:`Catalog.unresolved` (for :mod:`.admin_emails`) instead of being bad rows.
+    """
     b = _Builder(report)
     c = b.catalog
     for row in b.rows(read, "owners"):
@@ -146,7 +153,7 @@ def build_catalog(read: Reader, report: MigrationReport) -> Catalog:
             continue
         groups[g.id] = g
     _link(b, read, groups)
-    _admins(b, read)
+    _admins(b, read, by_email)
     return c
 
 
@@ -186,11 +193,15 @@ def _link(b: _Builder, read: Reader, groups: dict[int, ProtectedGroup]) -> None:
     result.embedded = c.links
 
 
-def _admins(b: _Builder, read: Reader) -> None:
+def _admins(b: _Builder, read: Reader, by_email: bool) -> None:
     c = b.catalog
     for row in b.rows(read, "admin_users"):
         try:
             legacy_id = to_uuid(row["id"], "id")
+            if by_email and to_text(row.get("firebase_uid")) is None:
+                unresolved = {**row, "firebase_uid": mapping.UNRESOLVED_UID}
+                c.unresolved.append((row["id"], legacy_id, mapping.admin_user(unresolved)))
+                continue
             admin = mapping.admin_user(row)
             if admin.uid in c.admins:
                 raise BadRowError(f"firebase_uid: {admin.uid!r} is used by another admin user")

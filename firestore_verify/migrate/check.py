@@ -22,6 +22,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from firestore_verify.counters import stats_ref
 from firestore_verify.migrate import catalog as cat
+from firestore_verify.migrate.admin_emails import StoredResolver, resolve_admins
 from firestore_verify.migrate.check_result import CheckResult
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import MigrationReport
@@ -170,8 +171,13 @@ async def _counters(store: Store, result: CheckResult, expected: dict[str, int])
 
 
 async def check(source: Source, store: Store, *, batch_size: int = 500,
-                progress: Progress | None = None) -> CheckResult:
+                progress: Progress | None = None,
+                admins_by_email: bool = False) -> CheckResult:
     """Compare ``source`` with ``store``; the result lists every difference found.
+
+    With ``admins_by_email`` (for data migrated with it), legacy admins without
+    a ``firebase_uid`` are matched to the ``admin_users`` document with their
+    email (Firebase Auth is not called) instead of being counted as bad rows.
 
     Raises:
         ConfigurationError: when the source lacks a required column.
@@ -180,7 +186,9 @@ async def check(source: Source, store: Store, *, batch_size: int = 500,
     progress = progress or Progress(enabled=False)
     report = MigrationReport(source=source.url, target=target_of(store))
     read = TableReader(source, report, batch_size)
-    catalog = cat.build_catalog(read, report)
+    catalog = cat.build_catalog(read, report, by_email=admins_by_email)
+    if admins_by_email:
+        await resolve_admins(catalog, report, StoredResolver(store))
     result = CheckResult(source=source.url, target=target_of(store))
     await _small(store, result, "owners", (plan_document(o, o.id, create_only=["settings"])
                                            for o in catalog.owners.values()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anyio
@@ -37,12 +38,22 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configure_migrate(parser: argparse.ArgumentParser) -> None:
     """Add the ``migrate`` arguments."""
+    from firestore_verify.cli import add_auth_arguments
+
     _source_arguments(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="read both sides and report what would be written; write nothing")
     parser.add_argument("--report", default=DEFAULT_REPORT, metavar="FILE",
                         help="where to write the JSON report with every bad row "
                              "(default: %(default)s)")
+    _by_email_argument(parser, "find or create the Firebase Auth user of each legacy admin "
+                       "without a firebase_uid by its email, and set its role claim, instead "
+                       "of reporting the admin as a bad row (a dry run creates no users)")
+    add_auth_arguments(parser)
+
+
+def _by_email_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--resolve-admins-by-email", action="store_true", help=help)
 
 
 def configure_check(parser: argparse.ArgumentParser) -> None:
@@ -50,19 +61,26 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
     _source_arguments(parser)
     parser.add_argument("--report", metavar="FILE",
                         help="also write the differences as JSON to FILE")
+    _by_email_argument(parser, "for data migrated with --resolve-admins-by-email: match legacy "
+                       "admins without a firebase_uid to the admin_users document with their "
+                       "email (Firebase Auth is not called)")
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    from firestore_verify.cli import EXIT_BAD_ROWS, EXIT_OK, connect_from
+    from firestore_verify.cli import EXIT_BAD_ROWS, EXIT_OK, authenticator_from, connect_from
 
     check_batch_size(args.batch_size)
     with open_source(args.source) as source:
         store = await connect_from(args)
-        async with store:
+        async with store, AsyncExitStack() as stack:
+            auth = None
+            if args.resolve_admins_by_email:
+                auth = await stack.enter_async_context(authenticator_from(args, store))
             report = MigrationReport(source=source.url, target=target_of(store))
             try:
                 await migrate(source, store, dry_run=args.dry_run, batch_size=args.batch_size,
-                              progress=Progress(enabled=not args.quiet), report=report)
+                              progress=Progress(enabled=not args.quiet), report=report,
+                              admins_by_email=auth)
             except BaseException:
                 if not report.tables:
                     raise
@@ -96,7 +114,8 @@ async def _check(args: argparse.Namespace) -> CheckResult:
         store = await connect_from(args)
         async with store:
             return await check(source, store, batch_size=args.batch_size,
-                               progress=Progress(enabled=not args.quiet))
+                               progress=Progress(enabled=not args.quiet),
+                               admins_by_email=args.resolve_admins_by_email)
 
 
 def run_check(args: argparse.Namespace) -> int:

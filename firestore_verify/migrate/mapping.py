@@ -40,6 +40,7 @@ __all__ = [
     "EVENT_ID_PREFIX",
     "ROLES",
     "STATUSES",
+    "UNRESOLVED_UID",
     "BadRowError",
     "admin_user",
     "audit_entry",
@@ -69,6 +70,8 @@ ROLES: dict[str, Role] = {
 }
 #: Verification events from ``verification_log`` row ``N`` get the id ``legacy-N``.
 EVENT_ID_PREFIX = "legacy-"
+#: The stand-in uid of an admin row validated before its uid is resolved by email.
+UNRESOLVED_UID = "unresolved"
 
 
 class BadRowError(ValueError):
@@ -166,7 +169,8 @@ def admin_user(row: dict[str, Any]) -> AdminUser:
     if uid is None:
         raise BadRowError(
             "firebase_uid: empty; create the user in Firebase Auth, store its uid in "
-            "admin_users.firebase_uid and migrate again"
+            "admin_users.firebase_uid and migrate again (or migrate with "
+            "--resolve-admins-by-email)"
         )
     role_text = (to_text(row.get("role")) or "viewer").lower()
     if role_text not in ROLES:

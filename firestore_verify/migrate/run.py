@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from firestore_verify.errors import InvalidInputError
 from firestore_verify.events import MAX_WRITES_PER_COMMIT
 from firestore_verify.migrate import catalog as cat
+from firestore_verify.migrate.admin_emails import AuthResolver, StoredResolver, resolve_admins
 from firestore_verify.migrate.progress import Progress, ProgressBar
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
@@ -27,6 +28,7 @@ from firestore_verify.migrate.writer import DocPlan, DocumentWriter, plan_docume
 from firestore_verify.models import Status, Verification
 
 if TYPE_CHECKING:
+    from firestore_verify.auth import Authenticator
     from firestore_verify.store import Store
 
 __all__ = ["TableReader", "batched", "check_batch_size", "counting", "expected_counters",
@@ -159,6 +161,7 @@ async def migrate(
     batch_size: int = 500,
     progress: Progress | None = None,
     report: MigrationReport | None = None,
+    admins_by_email: Authenticator | None = None,
 ) -> MigrationReport:
     """Migrate ``source`` into ``store``; return the report (also when rows were bad).
 
@@ -166,6 +169,12 @@ async def migrate(
     ``dry_run`` Firestore is read (to say what would be created, updated or
     left as is) but never written. Pass ``report`` to keep what was done so
     far when the run fails half way (a re-run resumes: what landed is skipped).
+
+    With ``admins_by_email`` (an authenticator of the store's project), legacy
+    admins without a ``firebase_uid`` are resolved by email instead of being
+    bad rows: the Firebase user is found or created and gets the role claim
+    (:mod:`.admin_emails`). A dry run creates no users: it only looks for
+    ``admin_users`` documents with those emails.
 
     Raises:
         ConfigurationError: when the source lacks a required column.
@@ -178,7 +187,10 @@ async def migrate(
     report.dry_run = dry_run
     report.ignored = {t: why for t, why in IGNORED_TABLES.items() if source.has_table(t)}
     read = TableReader(source, report, batch_size)
-    catalog = cat.build_catalog(read, report)
+    catalog = cat.build_catalog(read, report, by_email=admins_by_email is not None)
+    if admins_by_email is not None:
+        await resolve_admins(catalog, report, StoredResolver(store) if dry_run
+                             else AuthResolver(admins_by_email))
 
     async def documents(table: str, plans: list[DocPlan]) -> None:
         await _write_documents(store, report, progress, table, plans,
