@@ -12,16 +12,27 @@ NODE_STAMP := node_modules/.installed.stamp
 # mkdocs-material prints a banner about its successor on every build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: venv test lint typecheck docs bench demo clean
+.PHONY: venv browser vendor-js test lint typecheck docs bench demo clean
 
-venv: $(STAMP) $(NODE_STAMP)
+venv: $(STAMP) $(NODE_STAMP) browser
+
+# The browser tests drive Debian's Chromium (never `playwright install`).
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Refresh the dashboard's vendored JavaScript (htmx 2, htmx-ext-sse, Chart.js) from npm.
+vendor-js:
+	examples/dashboard/scripts/vendor_js.sh
 
 # Re-install whenever pyproject.toml changes (new dependencies, entry points...).
-$(STAMP): pyproject.toml examples/bot/pyproject.toml examples/api/pyproject.toml
+$(STAMP): pyproject.toml examples/bot/pyproject.toml examples/api/pyproject.toml \
+		examples/dashboard/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e 'examples/bot[test]'
 	$(BIN)/python -m pip install --quiet -e 'examples/api[test,redis]'
+	$(BIN)/python -m pip install --quiet -e 'examples/dashboard[test]'
 	touch $(STAMP)
 
 # firebase-tools without its optional packages: 44 s instead of 5 minutes.
@@ -36,6 +47,7 @@ typecheck: venv
 	$(BIN)/mypy --strict firestore_verify
 	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mypy --strict examples/api/fsv_api
+	$(BIN)/mypy --strict examples/dashboard/fsv_dashboard
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
@@ -45,10 +57,12 @@ test: venv
 	$(BIN)/mypy --strict firestore_verify
 	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mypy --strict examples/api/fsv_api
+	$(BIN)/mypy --strict examples/dashboard/fsv_dashboard
 	$(BIN)/mkdocs build --strict --site-dir site
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/bot/tests
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/api/tests
+	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/dashboard/tests
 
 bench: venv
 	@if [ -f bench/__main__.py ]; then \

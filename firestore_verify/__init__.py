@@ -94,6 +94,7 @@ from firestore_verify.page_streams import StreamSpec, merged
 from firestore_verify.permissions import ROLE_PERMISSIONS, Permission, allows
 from firestore_verify.repositories import BulkOutcome, Filter, Page, ProtectResult
 from firestore_verify.repositories.admin import MASK
+from firestore_verify.sign_in import PasswordSignIn, TooManyAttemptsError
 from firestore_verify.store import Store, connect
 
 __version__ = "0.1.0"
@@ -163,6 +164,7 @@ __all__ = [
     "OwnerInfo",
     "Page",
     "Permission",
+    "PasswordSignIn",
     "PermissionDeniedError",
     "Principal",
     "ProtectResult",
@@ -177,6 +179,7 @@ __all__ = [
     "SubscriberDroppedError",
     "Subscription",
     "Summary",
+    "TooManyAttemptsError",
     "TrendPoint",
     "Verification",
     "VerificationLogger",
