@@ -362,3 +362,17 @@ async def test_config_set_and_value(store: fv.Store) -> None:
     assert await store.config.value("flag", True) is False
     with pytest.raises(fv.InvalidInputError):
         await store.config.set("bad key!", 1)
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_transaction_is_a_cancellation(store: fv.Store) -> None:
+    """Cancelled while beginning, google's shell raises ValueError; we let the cancel through."""
+    cancelled = 0
+    for delay in (0, 0.0005, 0.001, 0.002, 0.005):  # land in different phases of the call
+        with anyio.move_on_after(delay) as scope:
+            await store.groups.protect(fv.GroupInfo(id=-1001, title="Chat"),
+                                       fv.OwnerInfo(id=42))
+        cancelled += scope.cancelled_caught
+    assert cancelled >= 1  # at least one was cut short, and only ever as a cancellation
+    await store.groups.protect(fv.GroupInfo(id=-1001, title="Chat"), fv.OwnerInfo(id=42))
+    assert (await store.stats.get()).total_groups == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import builtins
 import json
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import anyio
+import anyio.lowlevel
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -107,6 +110,12 @@ async def run_transaction(
     try:
         return await wrapped(transaction)
     except ValueError as exc:
+        if isinstance(exc.__context__, asyncio.CancelledError):
+            # Cancelled before the transaction began, google's shell tries to roll it back
+            # and raises "no transaction ID", swallowing the cancellation: a checkpoint
+            # lets the cancel scope deliver it again, as the caller expects.
+            await anyio.lowlevel.checkpoint()
+            raise ConflictError("the transaction was interrupted before it began; retry.") from exc
         if "attempts" in str(exc) and isinstance(exc.__cause__, gexc.GoogleAPICallError):
             raise ConflictError(
                 f"the change kept colliding with concurrent writers after {attempts} "
