@@ -12,14 +12,17 @@ NODE_STAMP := node_modules/.installed.stamp
 # mkdocs-material prints a banner about its successor on every build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: venv browser vendor-js test lint typecheck docs bench demo clean
+.PHONY: venv system-deps vendor-js test lint typecheck docs bench demo clean
 
-venv: $(STAMP) $(NODE_STAMP) browser
+venv: $(STAMP) $(NODE_STAMP) system-deps
 
-# The browser tests drive Debian's Chromium (never `playwright install`).
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+# Debian packages the tests start: Chromium for the browser tests (never
+# `playwright install`) and redis-server for the shared rate limits.
+SYSTEM_PACKAGES := chromium redis-server
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 # Refresh the dashboard's vendored JavaScript (htmx 2, htmx-ext-sse, Chart.js) from npm.
 vendor-js:
