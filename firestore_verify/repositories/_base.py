@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import builtins
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -108,7 +109,10 @@ async def run_transaction(
         return await body(tx)
 
     try:
-        return await wrapped(transaction)
+        try:
+            return await wrapped(transaction)
+        finally:
+            await _release(transaction)
     except ValueError as exc:
         if isinstance(exc.__context__, asyncio.CancelledError):
             # Cancelled before the transaction began, google's shell tries to roll it back
@@ -124,6 +128,19 @@ async def run_transaction(
         raise
     except (gexc.Aborted, gexc.Conflict) as exc:
         raise ConflictError(f"a concurrent change won ({exc.message}); retry.") from exc
+
+
+async def _release(transaction: firestore.AsyncTransaction) -> None:
+    """Roll back a transaction still held open (a cancellation cut google's rollback short).
+
+    Firestore keeps the documents a transaction read locked until it ends, so an
+    abandoned one would stall every writer of those documents until it expires.
+    The rollback is shielded, and bounded: the cancellation then goes on.
+    """
+    if getattr(transaction, "_id", None) is None:  # committed, rolled back or never begun
+        return
+    with anyio.CancelScope(shield=True), anyio.move_on_after(5), contextlib.suppress(Exception):
+        await transaction._rollback()
 
 
 class Repository(Generic[DocT]):

@@ -494,10 +494,17 @@ class FirestoreEmulator:
             f"http://{self.host}/emulator/v1/projects/{quoted_project}"
             f"/databases/{quoted_database}/documents"
         )
-        try:
-            status, body = _http("DELETE", url, timeout=30)
-        except OSError as exc:
-            raise EmulatorError(f"could not wipe project {project!r} at {url}: {exc}") from exc
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, body = _http("DELETE", url, timeout=30)
+            except OSError as exc:
+                raise EmulatorError(
+                    f"could not wipe project {project!r} at {url}: {exc}") from exc
+            # 409: a transaction abandoned by the test still holds locks; they expire.
+            if status != 409 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         if status != 200:
             raise EmulatorError(
                 f"wiping project {project!r} failed with HTTP {status}: {body.strip()[:500]}"

@@ -272,7 +272,7 @@ async def emulator_store(project: str | None = None) -> AsyncIterator[fv.Store]:
             await store.close()
 
 
-def _parse(argv: list[str] | None) -> SimulationConfig:
+def _parse(argv: list[str] | None) -> tuple[SimulationConfig, str | None]:
     defaults = SimulationConfig()
     parser = argparse.ArgumentParser(prog="fsv-bot-simulate", description=__doc__.split("\n")[0])
     number: Callable[[str], float] = float
@@ -283,18 +283,23 @@ def _parse(argv: list[str] | None) -> SimulationConfig:
                             default=getattr(defaults, name))
     parser.add_argument("--lockstep", action="store_true",
                         help="wait for the bot after every action (reproducible outcome)")
-    return SimulationConfig(**vars(parser.parse_args(argv)))
+    parser.add_argument("--project", default=os.environ.get("FIREBASE_PROJECT_ID"),
+                        help="emulator project to write to (default: $FIREBASE_PROJECT_ID, "
+                             "else a fresh sim-... project)")
+    options = vars(parser.parse_args(argv))
+    project = options.pop("project")
+    return SimulationConfig(**options), project
 
 
-async def _main(config: SimulationConfig) -> SimulationReport:
-    async with emulator_store() as store, simulated_bot(store, config) as simulation:
+async def _main(config: SimulationConfig, project: str | None) -> SimulationReport:
+    async with emulator_store(project) as store, simulated_bot(store, config) as simulation:
         return await simulation.run()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one simulation and print its report as JSON."""
-    config = _parse(argv)
-    report = anyio.run(_main, config)
+    config, project = _parse(argv)
+    report = anyio.run(_main, config, project)
     json.dump(asdict(report), sys.stdout, indent=2)
     print()
     return 0
