@@ -12,7 +12,7 @@ NODE_STAMP := node_modules/.installed.stamp
 # mkdocs-material prints a banner about its successor on every build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: venv system-deps vendor-js test lint typecheck docs bench demo clean
+.PHONY: venv system-deps vendor-js test lint typecheck docs bench demo bot-demo clean
 
 venv: $(STAMP) $(NODE_STAMP) system-deps
 
@@ -74,8 +74,13 @@ bench: venv
 		echo "no benchmarks yet (bench/__main__.py is missing)"; \
 	fi
 
-# The reference bot under synthetic traffic, with live totals; Ctrl-C stops it all.
+# The whole system: emulators, a demo owner, the simulated bot, the API and the live
+# dashboard (its URL and sign-in are printed); Ctrl-C stops it all, the data is kept.
 demo: venv
+	$(BIN)/python scripts/demo.py
+
+# The reference bot alone under synthetic traffic, with live totals in the terminal.
+bot-demo: venv
 	$(BIN)/python -m fsv_bot.demo
 
 clean:
