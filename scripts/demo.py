@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,12 +30,22 @@ from firestore_verify.testing import AuthEmulator, FirestoreEmulator
 PROJECT = "demo-firestore-verify"
 OWNER_EMAIL = "owner@demo.example"
 OWNER_PASSWORD = "demo-owner-password"
-STATE = Path(".demo")
+ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+#: firebase-tools as `make test` installs it (npm ci in the repository).
+FIREBASE = ROOT / "node_modules" / ".bin" / "firebase"
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it (short lines)."""
+    resolved = path.resolve()
+    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) \
+        else str(resolved)
 
 
 def _latest_export(directory: Path) -> Path | None:
-    found = sorted(directory.glob("*.overall_export_metadata"), key=lambda p: p.stat().st_mtime)
+    found = sorted(directory.rglob("*.overall_export_metadata"),
+                   key=lambda p: p.stat().st_mtime)
     return found[-1] if found else None
 
 
@@ -61,7 +72,7 @@ def _wait_http(url: str, processes: dict[str, subprocess.Popen[bytes]], within: 
         for name, process in processes.items():
             if process.poll() is not None:
                 raise SystemExit(f"{name} exited at start (exit {process.returncode}); "
-                                 f"see {STATE / 'logs' / (name + '.log')}")
+                                 "see its log")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -86,10 +97,13 @@ def _stop(processes: dict[str, subprocess.Popen[bytes]]) -> None:
 
 
 def _export(host: str, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Export the project's data into ``directory``, keeping only this newest export."""
+    older = [p for p in directory.iterdir() if p.is_dir()]
     httpx.post(f"http://{host}/emulator/v1/projects/{PROJECT}:export", timeout=60, json={
         "database": f"projects/{PROJECT}/databases/(default)",
         "export_directory": str(directory.resolve())}).raise_for_status()
+    for path in older:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,8 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dashboard-port", type=int, default=8001)
     parser.add_argument("--rate", type=float, default=4.0, help="messages per second")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long")
+    parser.add_argument("--state", type=Path, default=ROOT / ".demo",
+                        help="where the data is kept between runs (default: .demo/)")
     options = parser.parse_args(argv)
-    firestore_dir, auth_dir, logs = STATE / "firestore", STATE / "auth", STATE / "logs"
+    state: Path = options.state
+    firestore_dir, auth_dir, logs = state / "firestore", state / "auth", state / "logs"
     for directory in (firestore_dir, auth_dir, logs):
         directory.mkdir(parents=True, exist_ok=True)
     imported = _latest_export(firestore_dir)
@@ -112,7 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         auth_args = ["--export-on-exit", str(auth_dir.resolve())]
         if (auth_dir / "firebase-export-metadata.json").exists():
             auth_args += ["--import", str(auth_dir.resolve())]
-        auth = stack.enter_context(AuthEmulator(project=PROJECT, extra_args=auth_args))
+        auth = stack.enter_context(AuthEmulator(
+            project=PROJECT, extra_args=auth_args,
+            firebase_bin=FIREBASE if FIREBASE.exists() else None))
         anyio.run(_ensure_owner, firestore.host, auth.host)
         env = {**os.environ, "FIREBASE_PROJECT_ID": PROJECT,
                "FIRESTORE_EMULATOR_HOST": firestore.host,
@@ -134,8 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  dashboard  http://127.0.0.1:{options.dashboard_port}/",
                 f"  sign in    {OWNER_EMAIL} / {OWNER_PASSWORD}",
                 f"  API        http://127.0.0.1:{options.api_port}/docs",
-                f"  data       {'imported from ' + str(imported) if imported else 'new'}",
-                f"  logs       {logs}/",
+                f"  data       {'imported (' + imported.stem + ')' if imported else 'new'}",
+                f"  logs       {_shown(logs)}/",
                 "Simulated users are chatting; Ctrl-C stops everything (data is kept).",
             ]), flush=True)
             deadline = time.monotonic() + options.seconds if options.seconds else None
@@ -151,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             _stop(processes)
             _export(firestore.host, firestore_dir)
-    print(f"stopped; the data is kept in {STATE}/ for the next `make demo`.")
+    print(f"stopped; the data is kept in {_shown(state)}/ for the next `make demo`.")
     return 0
 
 
