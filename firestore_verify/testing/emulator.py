@@ -501,8 +501,9 @@ class FirestoreEmulator:
             except OSError as exc:
                 raise EmulatorError(
                     f"could not wipe project {project!r} at {url}: {exc}") from exc
-            # 409: a transaction abandoned by the test still holds locks; they expire.
-            if status != 409 or time.monotonic() > deadline:
+            # 409: a transaction abandoned by the test still holds locks (they expire);
+            # 499: the emulator was still cancelling the test's listeners. Both pass.
+            if status not in (409, 499) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         if status != 200:
