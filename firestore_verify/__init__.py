@@ -11,6 +11,7 @@ Everything public is re-exported here::
 
 from firestore_verify import errors
 from firestore_verify.admin_accounts import AdminAccounts
+from firestore_verify.admin_backend import AdminBackend, admin_backend
 from firestore_verify.analytics import (
     Activity,
     Analytics,
@@ -106,6 +107,7 @@ __all__ = [
     "Activity",
     "Actor",
     "AdminAccounts",
+    "AdminBackend",
     "AdminUser",
     "AlreadyExistsError",
     "Analytics",
@@ -186,6 +188,7 @@ __all__ = [
     "VerificationRepository",
     "WebhookConfig",
     "WriteOutcome",
+    "admin_backend",
     "allows",
     "connect",
     "errors",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -52,21 +52,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            own_store = store or await fv.connect(database=settings.database,
-                                                  prefix=settings.collection_prefix)
-            if store is None:
-                stack.push_async_callback(own_store.close)
-            auth_ = authenticator or fv.Authenticator(own_store)
-            if authenticator is None:
-                stack.push_async_callback(auth_.close)
-            hub = await stack.enter_async_context(fv.FanOut())
+        async with fv.admin_backend(store=store, authenticator=authenticator,
+                                    database=settings.database,
+                                    prefix=settings.collection_prefix) as backend:
+            hub = backend.hub
             metrics.watch(lambda: hub.streams)
             app.state.services = Services(
-                settings=settings, store=own_store, auth=auth_,
-                accounts=fv.AdminAccounts(own_store, auth_), hub=hub,
-                browser=own_store.browser, bot_config=own_store.bot_config,
-                limits=RateLimits(settings), metrics=metrics)
+                settings=settings, store=backend.store, auth=backend.auth,
+                accounts=backend.accounts, hub=hub, browser=backend.store.browser,
+                bot_config=backend.store.bot_config, limits=RateLimits(settings),
+                metrics=metrics)
             yield
 
     app = FastAPI(
