@@ -46,6 +46,18 @@ class Sizes:
     naive_watch_seconds: float = 10.0
     #: Benchmark 5: events through the logger.
     memory_events: int = 100_000
+    #: Benchmarks 6 and 7 (the admin API): events in the dataset, groups protected,
+    #: concurrent clients and requests each (after a warm-up), baseline calls (at
+    #: most; at least 2, no more once they took the seconds), SSE subscribers
+    #: (against 1) and events written while they listen.
+    api_events: int = 100_000
+    api_groups: int = 200
+    api_clients: int = 50
+    api_requests: int = 4
+    api_baseline_runs: int = 5
+    api_baseline_seconds: float = 15.0
+    api_subscribers: int = 50
+    api_stream_events: int = 5
 
 
 FULL = Sizes()
@@ -61,6 +73,14 @@ QUICK = Sizes(
     watch_seconds=2.0,
     naive_watch_seconds=1.5,
     memory_events=1_000,
+    api_events=1_000,
+    api_groups=55,
+    api_clients=5,
+    api_requests=1,
+    api_baseline_runs=1,
+    api_baseline_seconds=0.0,
+    api_subscribers=5,
+    api_stream_events=2,
 )
 
 # -- statistics and formatting --------------------------------------------------------
@@ -261,8 +281,12 @@ class Context:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def project_id(self, name: str) -> str:
-        """A project of this run (projects isolate benchmarks from each other)."""
-        return f"bench-{name}-{self.run_id}"
+        """A project of this run (projects isolate benchmarks from each other).
+
+        ``demo-``: the Auth emulator's tokens are only trusted for such projects
+        (benchmarks 6 and 7 serve the admin API on the dataset's project).
+        """
+        return f"demo-bench-{name}-{self.run_id}"
 
     async def connect(self, name: str) -> fv.Store:
         """A store on project ``name`` of this run."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -14,10 +15,11 @@ from typing import Any
 
 import anyio
 
-from bench import dataset, logging_throughput, memory, summary, totals, watch_latency
+from bench import api, dataset, logging_throughput, memory, summary, totals, watch_latency
+from bench.api_server import BackgroundAuthEmulator
 from bench.harness import FULL, QUICK, Context, Row, progress, render_table, running_emulator
 
-BENCHMARKS = ("logging", "watch", "reads", "memory")
+BENCHMARKS = ("logging", "watch", "reads", "api", "memory")
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -34,12 +36,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="compare logger settings for benchmark 1 instead")
     parser.add_argument("--emulator-host", metavar="HOST:PORT",
                         help="use this running emulator instead of starting one")
+    parser.add_argument("--auth-emulator-host", metavar="HOST:PORT",
+                        help="use this running Auth emulator for the API benchmarks "
+                             "instead of starting one")
     parser.add_argument("--json", type=Path, default=RESULTS, metavar="PATH",
                         help=f"where to write the results (default: {RESULTS})")
     return parser.parse_args(argv)
 
 
-async def run_all(ctx: Context, selected: Sequence[str], sweep: bool) -> list[Row]:
+async def run_all(ctx: Context, selected: Sequence[str], sweep: bool,
+                  auth_host: str | None = None) -> list[Row]:
     rows: list[Row] = []
     if ctx.sizes.warmup_events:
         progress(f"warming the emulator up ({ctx.sizes.warmup_events:,} events)")
@@ -50,11 +56,21 @@ async def run_all(ctx: Context, selected: Sequence[str], sweep: bool) -> list[Ro
         rows += await logging_throughput.run(ctx)
     if "watch" in selected:
         rows += await watch_latency.run(ctx)
-    if "reads" in selected:
-        progress("2./3. dashboard totals and 30-day summary on a growing dataset")
-        totals_points, summary_points = [], []
-        async with ctx.project("dataset") as store:
-            data = dataset.Dataset(store)
+    if "reads" in selected or "api" in selected:
+        rows += await _on_dataset(ctx, selected, auth_host)
+    if "memory" in selected:
+        rows += await memory.run(ctx)
+    return rows
+
+
+async def _on_dataset(ctx: Context, selected: Sequence[str], auth_host: str | None) -> list[Row]:
+    """Benchmarks 2 and 3 on a growing dataset, then 6 and 7 (the API) on the same one."""
+    rows: list[Row] = []
+    async with ctx.project("dataset") as store:
+        data = dataset.Dataset(store)
+        if "reads" in selected:
+            progress("2./3. dashboard totals and 30-day summary on a growing dataset")
+            totals_points, summary_points = [], []
             for size in ctx.sizes.dataset_sizes:
                 await data.grow_to(size)
                 large = size == ctx.sizes.dataset_sizes[-1]
@@ -62,9 +78,12 @@ async def run_all(ctx: Context, selected: Sequence[str], sweep: bool) -> list[Ro
                 summary_points.append(await summary.measure(
                     store, size, ctx.sizes.read_runs,
                     ctx.sizes.large_scan_runs if large else ctx.sizes.scan_runs))
-        rows += totals.rows(totals_points) + summary.rows(summary_points)
-    if "memory" in selected:
-        rows += await memory.run(ctx)
+            rows += totals.rows(totals_points) + summary.rows(summary_points)
+        if "api" in selected and auth_host:
+            progress(f"6./7. the admin API on the dataset ({ctx.sizes.api_events:,} events)")
+            if data.size < ctx.sizes.api_events:
+                await data.grow_to(ctx.sizes.api_events)
+            rows += await api.run(ctx, store, auth_host)
     return rows
 
 
@@ -73,10 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     selected = args.only or list(BENCHMARKS)
     started = time.perf_counter()
-    with running_emulator(args.emulator_host) as emulator:
+    with contextlib.ExitStack() as stack:
+        # The Auth emulator (benchmarks 6, 7) boots meanwhile, before anything is measured.
+        auth = (stack.enter_context(BackgroundAuthEmulator(args.auth_emulator_host))
+                if "api" in selected and not args.sweep else None)
+        emulator = stack.enter_context(running_emulator(args.emulator_host))
         progress(f"emulator at {emulator.host} (pid {emulator.pid or 'not ours'})")
+        auth_host = auth.host() if auth is not None else None
         ctx = Context(emulator, sizes)
-        rows = anyio.run(run_all, ctx, selected, args.sweep)
+        rows = anyio.run(run_all, ctx, selected, args.sweep, auth_host)
     elapsed = time.perf_counter() - started
     table = render_table(rows)
     print(table)

@@ -43,6 +43,10 @@ class Workload:
         """The Telegram id of user ``index``."""
         return _FIRST_USER + index
 
+    def group_id(self, index: int) -> int:
+        """The Telegram id of group ``index`` (the events' groups are ``0 .. groups - 1``)."""
+        return _FIRST_GROUP - index
+
     def event(self) -> fv.Verification:
         """One event."""
         rnd = self._random

@@ -8,10 +8,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firestore_verify.testing import FirestoreEmulator
+import pytest
+
+from firestore_verify.testing import AuthEmulator, FirestoreEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 
+#: Benchmarks 6 and 7 (the admin API): rows that need the Auth emulator too.
+API_ROWS = [
+    *(rf"6\. API GET {path} @ \S+ events, \d+ clients: p{pct}"
+      for path in ("/dashboard/stats", "/groups", r"/analytics/verifications\?period=30d")
+      for pct in (50, 95)),
+    r"7\. API SSE /stream/dashboard, \d+ subscribers vs 1: Firestore listeners",
+    r"7\. API SSE /stream/dashboard, \d+ subscribers vs 1: docs read while \d+ events "
+    r"are written",
+]
 #: One pattern per row of the table, in order.
 EXPECTED_ROWS = [
     r"1\. log \S+ events, 8 producers: logger settings",
@@ -35,26 +46,43 @@ EXPECTED_ROWS = [
     r"3\. 30-day summary @ \S+ events: rollups vs scan",
     r"3\. 30-day summary @ \S+ events: rollups vs scan",
     r"3\. 30-day summary @ \S+ events: rollups vs scan",
+    *API_ROWS,
     r"5\. peak memory, \S+ events through the logger",
 ]
 #: Rows whose target is correctness, not speed: they must hold even at tiny sizes.
-MUST_HOLD = ("counters == events", "30-day summary")
+MUST_HOLD = ("counters == events", "30-day summary", "6. API", "7. API")
+
+
+def _auth_emulator_host(request: pytest.FixtureRequest) -> str | None:
+    """The session's Auth emulator (shared with the API tests), or ``None`` if skipped here."""
+    try:
+        emulator: AuthEmulator = request.getfixturevalue("auth_emulator")
+    except pytest.skip.Exception:  # no firebase-tools / Node.js (a failure still fails)
+        return None
+    return emulator.host
 
 
 def test_quick_bench_prints_every_row(firestore_emulator: FirestoreEmulator,
-                                      tmp_path: Path) -> None:
+                                      request: pytest.FixtureRequest, tmp_path: Path) -> None:
     results = tmp_path / "results.json"
+    auth_host = _auth_emulator_host(request)
+    if auth_host:
+        options = ["--auth-emulator-host", auth_host]
+        expected = EXPECTED_ROWS
+    else:  # every benchmark but the API's
+        options = [f"--only={name}" for name in ("logging", "watch", "reads", "memory")]
+        expected = [pattern for pattern in EXPECTED_ROWS if pattern not in API_ROWS]
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--emulator-host", firestore_emulator.host,
-         "--json", str(results)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+         *options, "--json", str(results)],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
     rows = json.loads(results.read_text())["rows"]
     labels = [row["benchmark"] for row in rows]
-    assert len(labels) == len(EXPECTED_ROWS), labels
-    for pattern, label in zip(EXPECTED_ROWS, labels, strict=True):
+    assert len(labels) == len(expected), labels
+    for pattern, label in zip(expected, labels, strict=True):
         assert re.fullmatch(pattern, label), (pattern, label)
 
     table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
