@@ -89,3 +89,19 @@ def test_bad_configuration_exits_2() -> None:
                                 capture_output=True, text=True, timeout=60)
     assert no_project.returncode == 2, no_project.stderr
     assert "FIREBASE_PROJECT_ID" in no_project.stderr
+
+
+def test_the_api_imports_only_the_public_api() -> None:
+    import re
+    from pathlib import Path
+
+    import fsv_api
+
+    import firestore_verify as fv
+
+    for source in Path(fsv_api.__file__).parent.rglob("*.py"):
+        text = source.read_text()
+        for module in re.findall(r"^\s*(?:from|import) (firestore_verify[\w.]*)", text, re.M):
+            assert module == "firestore_verify", (source.name, module)
+        for name in re.findall(r"\bfv\.(\w+)", text):
+            assert name in fv.__all__, (source.name, name)
