@@ -20,6 +20,7 @@ from firestore_verify.analytics import (
     GroupStats,
     GrowthPoint,
     Overview,
+    Report,
     Summary,
     TrendPoint,
 )
@@ -171,6 +172,7 @@ __all__ = [
     "Principal",
     "ProtectResult",
     "ProtectedGroup",
+    "Report",
     "RateLimitConfig",
     "Role",
     "Stats",

@@ -33,6 +33,7 @@ __all__ = [
     "GroupStats",
     "GrowthPoint",
     "Period",
+    "Report",
     "Summary",
     "TrendPoint",
 ]
@@ -149,6 +150,15 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class Report:
+    """A period against the previous one, with its trend: what an analytics page shows."""
+
+    comparison: Comparison
+    #: Per day (or hour), oldest first.
+    trend: list[TrendPoint]
+
+
+@dataclass(frozen=True)
 class Overview:
     """What a dashboard's cards show: totals, and today against yesterday (UTC days)."""
 
@@ -185,6 +195,45 @@ def _merge(docs: Iterable[Mapping[str, Any]]) -> dict[str, _DayTotals]:
             h = int(hour)
             totals.hours[h] = totals.hours.get(h, Counts()) + Counts.of(values)
     return days
+
+
+def _summarize(period: str, now: datetime, start: datetime, days: int,
+               totals: dict[str, _DayTotals], read: int) -> Summary:
+    """The :class:`Summary` of ``period`` from its merged rollups (pure)."""
+    if period == "24h":
+        counts = Counts()
+        for day, t in totals.items():
+            for hour, c in t.hours.items():
+                moment = day_start(day) + timedelta(hours=hour)
+                if start - timedelta(hours=1) < moment <= now:
+                    counts = counts + c
+        new_users = sum(t.new_users for t in totals.values())
+        return Summary(period, start.replace(minute=0, second=0, microsecond=0), now,
+                       counts, new_users, read)
+    first = now.date() - timedelta(days=days - 1)
+    counts = sum((t.counts for t in totals.values()), Counts())
+    return Summary(period, day_start(first.isoformat()), now, counts,
+                   sum(t.new_users for t in totals.values()), read)
+
+
+def _trend(period: str, granularity: str, now: datetime, start: datetime, days: int,
+           totals: dict[str, _DayTotals]) -> list[TrendPoint]:
+    """The trend points of ``period`` from its merged rollups (pure)."""
+    first = start.date() if period == "24h" else now.date() - timedelta(days=days - 1)
+    points: list[TrendPoint] = []
+    day = first
+    while day <= now.date():
+        t = totals.get(day.isoformat(), _DayTotals())
+        if granularity == "day":
+            points.append(TrendPoint(day_start(day.isoformat()), t.counts))
+        else:
+            for hour in range(24):
+                moment = day_start(day.isoformat()) + timedelta(hours=hour)
+                if moment > now or (period == "24h" and moment <= start - timedelta(hours=1)):
+                    continue
+                points.append(TrendPoint(moment, t.hours.get(hour, Counts())))
+        day += timedelta(days=1)
+    return points
 
 
 def _now() -> datetime:
@@ -258,6 +307,10 @@ class Analytics:
         now = self._clock() - (timedelta(days=days) if before else timedelta())
         return now, now - timedelta(days=days), days
 
+    def _first_day(self, period: str, now: datetime, start: datetime, days: int) -> date:
+        """The first UTC day the period's rollups cover."""
+        return start.date() if period == "24h" else now.date() - timedelta(days=days - 1)
+
     async def summary(self, period: Period | str = "7d", *, before: bool = False) -> Summary:
         """Counts and success rate over ``24h`` (rolling, by hour) or the last N UTC days.
 
@@ -265,22 +318,8 @@ class Analytics:
         comparisons); day periods count whole UTC days, as the rollups do.
         """
         now, start, days = self._period(period, before=before)
-        if period == "24h":
-            totals, read = await self._daily(start.date(), now.date())
-            counts = Counts()
-            for day, t in totals.items():
-                for hour, c in t.hours.items():
-                    moment = day_start(day) + timedelta(hours=hour)
-                    if start - timedelta(hours=1) < moment <= now:
-                        counts = counts + c
-            new_users = sum(t.new_users for t in totals.values())
-            return Summary(period, start.replace(minute=0, second=0, microsecond=0), now,
-                           counts, new_users, read)
-        first = now.date() - timedelta(days=days - 1)
-        totals, read = await self._daily(first, now.date())
-        counts = sum((t.counts for t in totals.values()), Counts())
-        return Summary(period, day_start(first.isoformat()), now, counts,
-                       sum(t.new_users for t in totals.values()), read)
+        totals, read = await self._daily(self._first_day(period, now, start, days), now.date())
+        return _summarize(period, now, start, days, totals, read)
 
     async def compare(self, period: Period | str = "7d") -> Comparison:
         """The period's summary and the previous period's (twice the rollup reads)."""
@@ -338,22 +377,19 @@ class Analytics:
         if granularity not in ("day", "hour"):
             raise InvalidInputError("granularity must be 'day' or 'hour'.")
         now, start, days = self._period(period)
-        first = start.date() if period == "24h" else now.date() - timedelta(days=days - 1)
-        totals, _ = await self._daily(first, now.date())
-        points: list[TrendPoint] = []
-        day = first
-        while day <= now.date():
-            t = totals.get(day.isoformat(), _DayTotals())
-            if granularity == "day":
-                points.append(TrendPoint(day_start(day.isoformat()), t.counts))
-            else:
-                for hour in range(24):
-                    moment = day_start(day.isoformat()) + timedelta(hours=hour)
-                    if moment > now or (period == "24h" and moment <= start - timedelta(hours=1)):
-                        continue
-                    points.append(TrendPoint(moment, t.hours.get(hour, Counts())))
-            day += timedelta(days=1)
-        return points
+        totals, _ = await self._daily(self._first_day(period, now, start, days), now.date())
+        return _trend(period, granularity, now, start, days, totals)
+
+    async def report(self, period: Period | str = "7d", *,
+                     granularity: Literal["day", "hour"] = "day") -> Report:
+        """:meth:`compare` and :meth:`trend` of one period together, reading its rollups once."""
+        if granularity not in ("day", "hour"):
+            raise InvalidInputError("granularity must be 'day' or 'hour'.")
+        now, start, days = self._period(period)
+        totals, read = await self._daily(self._first_day(period, now, start, days), now.date())
+        current = _summarize(period, now, start, days, totals, read)
+        return Report(Comparison(current, await self.summary(period, before=True)),
+                      _trend(period, granularity, now, start, days, totals))
 
     async def growth(self, period: Period | str = "30d") -> list[GrowthPoint]:
         """New users and the running total of users per UTC day, oldest first."""

@@ -178,3 +178,11 @@ async def test_channel_today_matches_a_recount(store: fv.Store, history: list[di
         assert await analytics.channel_today(channel) == fv.Counts(
             len(chosen), by["success"], by["failed"], by["error"])
     assert await analytics.channel_today(-42) == fv.Counts()
+
+
+async def test_report_equals_compare_and_trend(store: fv.Store, history: list[dict]) -> None:
+    analytics = fv.Analytics(store, clock=lambda: NOW)
+    for period, granularity in (("24h", "hour"), ("7d", "day"), ("30d", "day")):
+        report = await analytics.report(period, granularity=granularity)
+        assert report.comparison == await analytics.compare(period)
+        assert report.trend == await analytics.trend(period, granularity=granularity)

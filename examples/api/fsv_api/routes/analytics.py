@@ -30,9 +30,9 @@ CSV: dict[int | str, dict[str, Any]] = {
 
 
 async def _verifications(svc: Services, period: PeriodName) -> VerificationsAnalytics:
-    analytics = svc.store.analytics
-    comparison = await analytics.compare(period)
-    trend = await analytics.trend(period, granularity="hour" if period == "24h" else "day")
+    report = await svc.store.analytics.report(
+        period, granularity="hour" if period == "24h" else "day")
+    comparison, trend = report.comparison, report.trend
     return VerificationsAnalytics(
         period=period, current=CountsOut.of(comparison.current.counts),
         previous=CountsOut.of(comparison.previous.counts),
