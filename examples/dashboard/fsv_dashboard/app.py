@@ -19,7 +19,18 @@ from fsv_dashboard.render import build_templates, render
 from fsv_dashboard.security import CsrfError, LoginRequired
 from fsv_dashboard.services import Services
 from fsv_dashboard.settings import DashboardSettings
-from fsv_dashboard.views import analytics, auth, channels, dashboard, groups, logs
+from fsv_dashboard.views import (
+    admins,
+    analytics,
+    audit,
+    auth,
+    channels,
+    config,
+    dashboard,
+    database,
+    groups,
+    logs,
+)
 
 __all__ = ["create_app"]
 
@@ -140,7 +151,8 @@ def create_app(
     app = FastAPI(title="firestore-verify dashboard", version=fv.__version__,
                   lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-    for module in (auth, dashboard, groups, channels, logs, analytics):
+    for module in (auth, dashboard, groups, channels, logs, analytics, config, database, admins,
+                   audit):
         app.include_router(module.router)
     _install_error_pages(app)
     app.add_middleware(SecurityHeaders)

@@ -27,6 +27,10 @@ NAV: tuple[tuple[str, str, fv.Permission], ...] = (
     ("/channels", "Channels", fv.Permission.READ_CHANNELS),
     ("/logs", "Logs", fv.Permission.READ_LOGS),
     ("/analytics", "Analytics", fv.Permission.READ_ANALYTICS),
+    ("/config", "Config", fv.Permission.READ_CONFIG),
+    ("/database", "Database", fv.Permission.READ_DATABASE),
+    ("/admins", "Admins", fv.Permission.MANAGE_ADMINS),
+    ("/audit", "Audit", fv.Permission.READ_AUDIT),
 )
 
 

@@ -64,6 +64,11 @@ class Services:
     #: Reads derived from live values, shared between pages.
     derived: Derived = field(default_factory=Derived)
 
+    @property
+    def accounts(self) -> fv.AdminAccounts:
+        """Admin accounts (Firebase Auth user and ``admin_users`` document together)."""
+        return fv.AdminAccounts(self.store, self.auth)
+
 
 def services(request: Request) -> Services:
     """FastAPI dependency: this app's :class:`Services`."""

@@ -1,7 +1,9 @@
 // The dashboard's own script: small, no build step, no polling.
 // htmx swaps the server-rendered fragments of the page's one SSE stream; this
-// file only draws the chart, keeps ticked boxes across live row swaps, and
-// shows a banner while the stream reconnects.
+// file only draws the chart, keeps ticked boxes across live row swaps, keeps
+// unsaved config edits from being replaced by a live update, asks before
+// destructive form posts (data-confirm), and shows a banner while the stream
+// reconnects.
 (function () {
   "use strict";
 
@@ -66,11 +68,76 @@
     // Resuming shows the state of the next event; every event carries the whole list.
   });
 
+  // The config form: once edited here, live updates no longer replace its fields
+  // (the edits are kept); a banner says the settings changed elsewhere.
+  function configDirty() {
+    var state = document.querySelector("#config-fields .config-state");
+    return !!(state && state.dataset.dirty === "true");
+  }
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (!target || !target.closest || !target.closest("#config-form")) return;
+    var state = document.querySelector("#config-fields .config-state");
+    if (state) state.dataset.dirty = "true";
+  });
+
+  // <form data-confirm="Question?">: ask before posting (no inline script under the CSP).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+
+  // Tables with data-keep-edits (the admins' role pickers): a live swap keeps a choice
+  // made here but not yet submitted, unless the server's value changed meanwhile.
+  var edits = null;
+  function keepEdits(target) {
+    edits = [];
+    Array.prototype.forEach.call(target.querySelectorAll("select"), function (select) {
+      var row = select.closest("[data-uid]");
+      var initial = Array.prototype.filter.call(select.options, function (o) {
+        return o.defaultSelected; })[0];
+      if (row && initial && select.value !== initial.value) {
+        edits.push({ uid: row.dataset.uid, name: select.name, value: select.value,
+                     initial: initial.value });
+      }
+    });
+  }
+  function restoreEdits(target) {
+    (edits || []).forEach(function (edit) {
+      Array.prototype.forEach.call(target.querySelectorAll("[data-uid]"), function (row) {
+        if (row.dataset.uid !== edit.uid) return;
+        var select = row.querySelector("select[name='" + edit.name + "']");
+        var initial = select && Array.prototype.filter.call(select.options, function (o) {
+          return o.defaultSelected; })[0];
+        if (initial && initial.value === edit.initial) select.value = edit.value;
+      });
+    });
+    edits = null;
+  }
+
   var checked = null;
+  var configLast = null;
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
     if (paused && event.target && event.target.id === "log-feed") {
       event.preventDefault();
       return;
+    }
+    if (event.target && event.target.id === "config-fields") {
+      // Every (re)connect first sends the current state: only a different one is news.
+      var data = event.detail && event.detail.data;
+      var changed = configLast !== null && data !== configLast;
+      configLast = data;
+      if (configDirty()) {
+        event.preventDefault();
+        var stale = document.getElementById("config-stale");
+        if (stale && changed) stale.hidden = false;
+        return;
+      }
+    }
+    if (event.target && event.target.hasAttribute && event.target.hasAttribute("data-keep-edits")) {
+      keepEdits(event.target);
     }
     if (event.target && event.target.id === "group-rows") {
       checked = Array.prototype.map.call(
@@ -82,6 +149,7 @@
     var target = event.target;
     if (!target) return;
     if (target.id && document.querySelector("canvas[data-source='" + target.id + "']")) drawCharts(target.id);
+    if (edits && target.hasAttribute && target.hasAttribute("data-keep-edits")) restoreEdits(target);
     if (target.id === "group-rows" && checked) {
       checked.forEach(function (value) {
         var box = target.querySelector("input[type=checkbox][value='" + value + "']");
