@@ -304,6 +304,13 @@ def exercises(store: fv.Store) -> dict[str, Callable[[], Awaitable[Any]]]:
     async def audit_latest() -> None:
         await pages(lambda c: store.audit.latest(limit=1, cursor=c))
         await pages(lambda c: store.audit.latest(limit=1, cursor=c, actor_uid="o1"))
+        # The audit pages of the API and the dashboard: every filter combination.
+        for where in ({"action": "config.set"}, {"resource_type": "config"},
+                      {"actor_uid": "o1", "action": "config.set"},
+                      {"actor_uid": "o1", "resource_type": "config"},
+                      {"action": "config.set", "resource_type": "config"},
+                      {"actor_uid": "o1", "action": "config.set", "resource_type": "config"}):
+            await pages(lambda c, w=where: store.audit.latest(limit=1, cursor=c, **w))
 
     async def group_search() -> None:
         for enabled in (None, True):
@@ -327,14 +334,12 @@ def exercises(store: fv.Store) -> dict[str, Callable[[], Awaitable[Any]]]:
             await store.analytics.compare(period)
             await store.analytics.trend(period)
             await store.analytics.growth(period)
+            await store.analytics.report(period)
         await store.analytics.trend("24h", granularity="hour")
         await store.analytics.overview()
         await store.analytics.group(-1001)
-        # Methods other work adds; exercised once they exist.
-        if hasattr(store.analytics, "watch_overview"):
-            await first_value(store.analytics.watch_overview())
-        if hasattr(store.analytics, "channel_today"):
-            await store.analytics.channel_today(-2001)
+        await first_value(store.analytics.watch_overview())
+        await store.analytics.channel_today(-2001)
 
     async def stats() -> None:
         await store.stats.get()
@@ -367,7 +372,7 @@ def exercises(store: fv.Store) -> dict[str, Callable[[], Awaitable[Any]]]:
         "AdminRepository.activate": admin_changes, "AdminRepository.by_role": admin_changes,
         **{f"Analytics.{m}": analytics
            for m in ("summary", "compare", "trend", "growth", "overview", "group",
-                     "watch_overview", "channel_today")},
+                     "watch_overview", "channel_today", "report")},
         **{f"StatsRepository.{m}": stats
            for m in ("get", "reconcile", "refresh_success_rate", "watch")},
         **{f"{cls}.{m}": generic_listings
