@@ -8,13 +8,8 @@ SIGINT and SIGTERM stop the server gracefully and the command exits 0.
 from __future__ import annotations
 
 import asyncio
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 
-import uvicorn
 from pydantic import ValidationError
 
 import firestore_verify as fv
@@ -24,39 +19,17 @@ from fsv_api.settings import ApiSettings
 __all__ = ["main"]
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server, but a stop signal ends it normally instead of being re-raised."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Stop gracefully on SIGINT/SIGTERM; restore the previous handlers afterwards."""
-        def stop(signum: int, frame: FrameType | None) -> None:
-            self.handle_exit(signum, frame)
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
 async def serve(settings: ApiSettings) -> int:
     """Connect, serve until stopped, close; 2 when the configuration is incomplete."""
     try:
-        store = await fv.connect(database=settings.database, prefix=settings.collection_prefix)
-        authenticator = fv.Authenticator(store)
+        async with fv.admin_backend(database=settings.database,
+                                    prefix=settings.collection_prefix) as backend:
+            app = create_app(settings, store=backend.store, authenticator=backend.auth)
+            await fv.serve(app, host=settings.host, port=settings.port,
+                           proxy_headers=settings.trust_forwarded)
     except fv.ConfigurationError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return 2
-    try:
-        app = create_app(settings, store=store, authenticator=authenticator)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                                proxy_headers=settings.trust_forwarded, lifespan="on")
-        await _Server(config).serve()
-    finally:
-        await authenticator.close()
-        await store.close()
     return 0
 
 

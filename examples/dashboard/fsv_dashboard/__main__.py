@@ -1,15 +1,36 @@
-"""``fsv-dashboard``: serve the dashboard with uvicorn, settings from the environment."""
+"""``fsv-dashboard``: serve the dashboard with uvicorn, settings from the environment.
+
+The store and the authenticator are built before the server starts, so a
+configuration problem is one clear line and exit status 2, not a failed start-up.
+SIGINT and SIGTERM stop the server gracefully and the command exits 0.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
-import uvicorn
 from pydantic import ValidationError
 
 import firestore_verify as fv
 from fsv_dashboard.app import create_app
 from fsv_dashboard.settings import DashboardSettings
+
+__all__ = ["main"]
+
+
+async def serve(settings: DashboardSettings) -> int:
+    """Connect, serve until stopped, close; 2 when the configuration is incomplete."""
+    try:
+        async with fv.admin_backend(database=settings.database,
+                                    prefix=settings.collection_prefix) as backend:
+            app = create_app(settings, store=backend.store, authenticator=backend.auth)
+            await fv.serve(app, host=settings.host, port=settings.port,
+                           proxy_headers=settings.trust_forwarded)
+    except fv.ConfigurationError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main() -> int:
@@ -17,17 +38,11 @@ def main() -> int:
     try:
         settings = DashboardSettings()
     except ValidationError as exc:
-        print(f"invalid dashboard configuration:\n{exc}", file=sys.stderr)
+        print(f"invalid dashboard configuration (FSV_DASHBOARD_* variables):\n{exc}",
+              file=sys.stderr)
         return 2
     fv.setup_json_logging(settings.log_level)
-    try:
-        app = create_app(settings)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                    proxy_headers=settings.trust_forwarded, lifespan="on")
-    except fv.ConfigurationError as exc:
-        print(f"invalid configuration: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -133,20 +133,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with AsyncExitStack() as stack:
-            own_store = store or await fv.connect(database=settings.database,
-                                                  prefix=settings.collection_prefix)
-            if store is None:
-                stack.push_async_callback(own_store.close)
-            auth_ = authenticator or fv.Authenticator(own_store)
-            if authenticator is None:
-                stack.push_async_callback(auth_.close)
-            sign_in = fv.PasswordSignIn(auth_, api_key=settings.firebase_api_key)
-            stack.push_async_callback(sign_in.aclose)
-            hub = await stack.enter_async_context(fv.FanOut())
-            app.state.services = Services(settings=settings, store=own_store, auth=auth_,
-                                          sign_in=sign_in, hub=hub, templates=templates)
-            yield
+        async with fv.admin_backend(store=store, authenticator=authenticator,
+                                    database=settings.database,
+                                    prefix=settings.collection_prefix) as backend:
+            sign_in = fv.PasswordSignIn(backend.auth, api_key=settings.firebase_api_key)
+            try:
+                app.state.services = Services(settings=settings, store=backend.store,
+                                              auth=backend.auth, sign_in=sign_in,
+                                              hub=backend.hub, templates=templates)
+                yield
+            finally:
+                await sign_in.aclose()
 
     app = FastAPI(title="firestore-verify dashboard", version=fv.__version__,
                   lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
