@@ -139,7 +139,7 @@ async def test_no_request_but_the_event_stream_while_data_changes(
 
     page.on("request", record)
     feed = page.locator("#feed")
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10  # the ten seconds of changing data
     writes = 0
     async with live_server.store() as store:
         while time.monotonic() < deadline:
