@@ -20,10 +20,27 @@ bench starts itself (and always stops):
    a time; the ratio is baseline / API and the answers must be equal;
 7. ``api_streams``: Firestore listeners (``hub.streams``, gRPC listener threads)
    and documents read by the server while 5 events are written, with 50 SSE
-   subscribers of ``/api/v1/stream/dashboard`` against 1: the same (~1.0x).
+   subscribers of ``/api/v1/stream/dashboard`` against 1: the same (~1.0x);
+8. ``dashboard`` (``--only dashboard``, with 9 and 10): the dashboard
+   (``examples/dashboard``) on a real uvicorn, on the same dataset, in headless
+   Debian Chromium (Playwright, ``executable_path``): p50 / p95 of the time from
+   navigation start to a fully rendered ``/`` for a signed-in owner, each load
+   in a fresh browser context (empty cache): the later of the load event's end
+   and the first SSE swaps of the cards and the feed (which must show the
+   dataset's total), against the seed's target, 300 ms (ratio target /
+   measured; first byte and load event in brackets);
+9. write to DOM: events written one at a time with ``write_many`` at about
+   10/s (fewer when writes are slower) for 10 s under an open dashboard;
+   p50 / p95 from ``time.time()`` before each write to a ``MutationObserver``'s
+   ``Date.now()`` when its feed row appears, against the seed's target, 500 ms;
+10. dashboard fan-out: Firestore listeners (``hub.streams``, listener threads)
+    and documents delivered to the server's listeners while 5 events are
+    written, with 20 dashboards open (4 pages per browser context) against 1:
+    the same (~1.0x).
 
-6 and 7 need the Auth emulator (firebase-tools, started beside the Firestore
-emulator, or ``--auth-emulator-host``); without it they are skipped.
+6 to 10 need the Auth emulator (firebase-tools, started beside the Firestore
+emulator, or ``--auth-emulator-host``); without it they are skipped, and 8 to
+10 without Chromium (``apt-get install chromium``).
 
 Run ``python -m bench --help`` for the options (``--quick`` for a smoke run).
 """

@@ -54,7 +54,7 @@ class BackgroundAuthEmulator:
     Started while the Firestore emulator starts (firebase-tools takes seconds to
     boot), before anything is measured. ``host()`` waits for it: ``None`` when
     it cannot run here (firebase-tools or Node.js missing...), with the reason
-    on stderr, and benchmarks 6 and 7 are skipped.
+    on stderr, and benchmarks 6-10 are skipped.
     """
 
     def __init__(self, host: str | None = None) -> None:
@@ -83,7 +83,7 @@ class BackgroundAuthEmulator:
             return AuthEmulator.attach(self._host).host
         self._thread.join()
         if self._error is not None or self._emulator is None:
-            progress(f"no Auth emulator, so no benchmarks 6 and 7: {self._error}")
+            progress(f"no Auth emulator, so no benchmarks 6-10: {self._error}")
             return None
         return self._emulator.host
 
@@ -132,6 +132,13 @@ async def served(store: fv.Store, authenticator: fv.Authenticator,
                  headers: dict[str, str]) -> AsyncIterator[Api]:
     """A fresh app (its own fan-out) on a real uvicorn on 127.0.0.1, until the block ends."""
     app = create_app(SETTINGS, store=store, authenticator=authenticator)
+    async with serving(app) as base_url:
+        yield Api(base_url, app, headers)
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` on a real uvicorn on 127.0.0.1 in this event loop: its base URL, meanwhile."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
                                            log_level="warning", access_log=False,
@@ -142,6 +149,6 @@ async def served(store: fv.Store, authenticator: fv.Authenticator,
             while not server.started:  # noqa: ASYNC110 (uvicorn has no event for it)
                 await anyio.sleep(0.02)
         try:
-            yield Api(f"http://127.0.0.1:{port}", app, headers)
+            yield f"http://127.0.0.1:{port}"
         finally:
             server.should_exit = True

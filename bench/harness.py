@@ -58,6 +58,14 @@ class Sizes:
     api_baseline_seconds: float = 15.0
     api_subscribers: int = 50
     api_stream_events: int = 5
+    #: Benchmarks 8-10 (the dashboard in Chromium, on the same dataset): measured page
+    #: loads, then events per second and seconds written under an open page, then
+    #: pages open at once (against 1) and events written while they are.
+    dashboard_loads: int = 7
+    dashboard_rate: float = 10.0
+    dashboard_seconds: float = 10.0
+    dashboard_pages: int = 20
+    dashboard_stream_events: int = 5
 
 
 FULL = Sizes()
@@ -81,6 +89,10 @@ QUICK = Sizes(
     api_baseline_seconds=0.0,
     api_subscribers=5,
     api_stream_events=2,
+    dashboard_loads=2,
+    dashboard_seconds=1.0,
+    dashboard_pages=3,
+    dashboard_stream_events=2,
 )
 
 # -- statistics and formatting --------------------------------------------------------

@@ -15,11 +15,20 @@ from typing import Any
 
 import anyio
 
-from bench import api, dataset, logging_throughput, memory, summary, totals, watch_latency
+from bench import (
+    api,
+    dashboard,
+    dataset,
+    logging_throughput,
+    memory,
+    summary,
+    totals,
+    watch_latency,
+)
 from bench.api_server import BackgroundAuthEmulator
 from bench.harness import FULL, QUICK, Context, Row, progress, render_table, running_emulator
 
-BENCHMARKS = ("logging", "watch", "reads", "api", "memory")
+BENCHMARKS = ("logging", "watch", "reads", "api", "dashboard", "memory")
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -37,7 +46,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--emulator-host", metavar="HOST:PORT",
                         help="use this running emulator instead of starting one")
     parser.add_argument("--auth-emulator-host", metavar="HOST:PORT",
-                        help="use this running Auth emulator for the API benchmarks "
+                        help="use this running Auth emulator for the API and dashboard "
+                             "benchmarks "
                              "instead of starting one")
     parser.add_argument("--json", type=Path, default=RESULTS, metavar="PATH",
                         help=f"where to write the results (default: {RESULTS})")
@@ -56,7 +66,7 @@ async def run_all(ctx: Context, selected: Sequence[str], sweep: bool,
         rows += await logging_throughput.run(ctx)
     if "watch" in selected:
         rows += await watch_latency.run(ctx)
-    if "reads" in selected or "api" in selected:
+    if {"reads", "api", "dashboard"} & set(selected):
         rows += await _on_dataset(ctx, selected, auth_host)
     if "memory" in selected:
         rows += await memory.run(ctx)
@@ -64,7 +74,7 @@ async def run_all(ctx: Context, selected: Sequence[str], sweep: bool,
 
 
 async def _on_dataset(ctx: Context, selected: Sequence[str], auth_host: str | None) -> list[Row]:
-    """Benchmarks 2 and 3 on a growing dataset, then 6 and 7 (the API) on the same one."""
+    """Benchmarks 2 and 3 on a growing dataset, then 6-7 (the API), 8-10 (the dashboard)."""
     rows: list[Row] = []
     async with ctx.project("dataset") as store:
         data = dataset.Dataset(store)
@@ -84,6 +94,12 @@ async def _on_dataset(ctx: Context, selected: Sequence[str], auth_host: str | No
             if data.size < ctx.sizes.api_events:
                 await data.grow_to(ctx.sizes.api_events)
             rows += await api.run(ctx, store, auth_host)
+        if "dashboard" in selected and auth_host:
+            progress(f"8.-10. the dashboard in Chromium on the dataset "
+                     f"({ctx.sizes.api_events:,} events)")
+            if data.size < ctx.sizes.api_events:
+                await data.grow_to(ctx.sizes.api_events)
+            rows += await dashboard.run(ctx, store, auth_host)
     return rows
 
 
@@ -93,9 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected = args.only or list(BENCHMARKS)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        # The Auth emulator (benchmarks 6, 7) boots meanwhile, before anything is measured.
+        # The Auth emulator (benchmarks 6-10) boots meanwhile, before anything is measured.
         auth = (stack.enter_context(BackgroundAuthEmulator(args.auth_emulator_host))
-                if "api" in selected and not args.sweep else None)
+                if {"api", "dashboard"} & set(selected) and not args.sweep else None)
         emulator = stack.enter_context(running_emulator(args.emulator_host))
         progress(f"emulator at {emulator.host} (pid {emulator.pid or 'not ours'})")
         auth_host = auth.host() if auth is not None else None
