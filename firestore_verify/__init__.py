@@ -96,7 +96,7 @@ from firestore_verify.page_streams import StreamSpec, merged
 from firestore_verify.permissions import ROLE_PERMISSIONS, Permission, allows
 from firestore_verify.repositories import BulkOutcome, Filter, Page, ProtectResult
 from firestore_verify.repositories.admin import MASK
-from firestore_verify.serving import serve
+from firestore_verify.serving import run_admin_app, serve
 from firestore_verify.sign_in import PasswordSignIn, TooManyAttemptsError
 from firestore_verify.store import Store, connect
 
@@ -196,6 +196,7 @@ __all__ = [
     "connect",
     "errors",
     "merged",
+    "run_admin_app",
     "serve",
     "setup_json_logging",
     "__version__",

@@ -7,13 +7,18 @@ returns. uvicorn is the apps' dependency (``pip install firestore-verify[serve]`
 
 from __future__ import annotations
 
+import asyncio
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["serve"]
+from firestore_verify.admin_backend import AdminBackend, admin_backend
+from firestore_verify.errors import ConfigurationError
+
+__all__ = ["run_admin_app", "serve"]
 
 
 async def serve(app: Any, *, host: str, port: int, proxy_headers: bool = False) -> None:
@@ -39,3 +44,40 @@ async def serve(app: Any, *, host: str, port: int, proxy_headers: bool = False) 
     config = uvicorn.Config(app, host=host, port=port, log_config=None,
                             proxy_headers=proxy_headers, lifespan="on")
     await _Server(config).serve()
+
+
+def run_admin_app(
+    build: Callable[[AdminBackend], Any],
+    *,
+    host: str,
+    port: int,
+    database: str = "(default)",
+    prefix: str = "",
+    proxy_headers: bool = False,
+) -> int:
+    """An admin app's command: connect, build the app, serve until stopped.
+
+    The store and authenticator are opened (:func:`admin_backend`) before the
+    server starts, so a configuration problem is one line on stderr and exit
+    status 2 instead of a failed start-up; SIGINT and SIGTERM give status 0.
+
+    Args:
+        build: Makes the ASGI app from the opened backend (e.g. ``lambda b:
+            create_app(settings, store=b.store, authenticator=b.auth)``).
+        host: Interface to listen on.
+        port: Port to listen on.
+        database: Firestore database id.
+        prefix: Collection prefix of the store.
+        proxy_headers: Trust ``X-Forwarded-*`` headers (behind a proxy you run).
+    """
+
+    async def main() -> int:
+        try:
+            async with admin_backend(database=database, prefix=prefix) as backend:
+                await serve(build(backend), host=host, port=port, proxy_headers=proxy_headers)
+        except ConfigurationError as exc:
+            print(f"invalid configuration: {exc}", file=sys.stderr)
+            return 2
+        return 0
+
+    return asyncio.run(main())

@@ -1,13 +1,12 @@
 """``fsv-api``: serve the admin API with uvicorn, settings from the environment.
 
-The store and the authenticator are built before the server starts, so a
+The store and the authenticator are opened before the server starts, so a
 configuration problem is one clear line and exit status 2, not a failed start-up.
 SIGINT and SIGTERM stop the server gracefully and the command exits 0.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from pydantic import ValidationError
@@ -19,29 +18,18 @@ from fsv_api.settings import ApiSettings
 __all__ = ["main"]
 
 
-async def serve(settings: ApiSettings) -> int:
-    """Connect, serve until stopped, close; 2 when the configuration is incomplete."""
-    try:
-        async with fv.admin_backend(database=settings.database,
-                                    prefix=settings.collection_prefix) as backend:
-            app = create_app(settings, store=backend.store, authenticator=backend.auth)
-            await fv.serve(app, host=settings.host, port=settings.port,
-                           proxy_headers=settings.trust_forwarded)
-    except fv.ConfigurationError as exc:
-        print(f"invalid configuration: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def main() -> int:
     """Read the settings, serve until SIGINT/SIGTERM; exit 2 on bad configuration."""
     try:
         settings = ApiSettings()
     except ValidationError as exc:
-        print(f"invalid API configuration (FSV_API_* variables):\n{exc}", file=sys.stderr)
+        print(f"invalid admin API configuration (FSV_API_* variables):\n{exc}", file=sys.stderr)
         return 2
     fv.setup_json_logging(settings.log_level)
-    return asyncio.run(serve(settings))
+    return fv.run_admin_app(
+        lambda backend: create_app(settings, store=backend.store, authenticator=backend.auth),
+        host=settings.host, port=settings.port, database=settings.database,
+        prefix=settings.collection_prefix, proxy_headers=settings.trust_forwarded)
 
 
 if __name__ == "__main__":
