@@ -385,3 +385,11 @@ async def test_a_cancelled_transaction_is_a_cancellation(store: fv.Store) -> Non
             except fv.ConflictError:
                 continue
     assert (await store.stats.get()).total_groups == 1
+
+
+@pytest.mark.anyio
+async def test_a_filter_beyond_64_bits_is_bad_input(store: fv.Store) -> None:
+    with pytest.raises(fv.InvalidInputError, match="64-bit"):
+        await store.verifications.latest(group_id=-(2**63) - 1)
+    with pytest.raises(fv.InvalidInputError, match="64-bit"):
+        await store.groups.list(filters=[("owner_id", "in", [1, 2**64])])

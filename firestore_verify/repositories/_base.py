@@ -95,6 +95,15 @@ def _decode_cursor(cursor: str, expected: int) -> list[Any]:
         ) from None
 
 
+def _check_int64(name: str, value: Any) -> None:
+    """Firestore integers are 64-bit: a filter on a larger one is bad input, not a crash."""
+    values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in values:
+        if isinstance(item, int) and not isinstance(item, bool) and not -2**63 <= item < 2**63:
+            raise InvalidInputError(f"{name}: {item} does not fit a 64-bit integer.",
+                                    errors=[f"{name}: out of the 64-bit integer range"])
+
+
 async def run_transaction(
     store: Store, body: Callable[[firestore.AsyncTransaction], Awaitable[T]], *, attempts: int = 8
 ) -> T:
@@ -233,6 +242,7 @@ class Repository(Generic[DocT]):
                 raise InvalidInputError(
                     f"unknown operator {op!r}; use one of {', '.join(sorted(_OPERATORS))}."
                 )
+            _check_int64(name, value)
             query = query.where(filter=FieldFilter(name, op, plain_value(value)))
         return query
 

@@ -29,7 +29,7 @@ async def activity(
     svc: Services = Depends(services),
     _: fv.Principal = Depends(read),
     status: fv.Status | None = None,
-    group_id: Annotated[int | None, Query(lt=0)] = None,
+    group_id: Annotated[int | None, Query(lt=0, ge=-(2**63))] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> PageOut[fv.Verification]:

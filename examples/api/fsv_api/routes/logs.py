@@ -73,7 +73,7 @@ async def verifications(
     svc: Services = Depends(services),
     _: fv.Principal = Depends(read),
     status: fv.Status | None = None,
-    group_id: Annotated[int | None, Query(lt=0)] = None,
+    group_id: Annotated[int | None, Query(lt=0, ge=-(2**63))] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Limit = 50,
@@ -93,7 +93,7 @@ async def export_verifications(
     _: fv.Principal = Depends(read),
     format: Literal["csv", "json"] = "csv",
     status: fv.Status | None = None,
-    group_id: Annotated[int | None, Query(lt=0)] = None,
+    group_id: Annotated[int | None, Query(lt=0, ge=-(2**63))] = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> StreamingResponse:
