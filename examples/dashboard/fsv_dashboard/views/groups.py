@@ -10,6 +10,7 @@ rows shown are kept up to date.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 import firestore_verify as fv
+from firestore_verify.bot_config import PLACEHOLDERS
 from fsv_dashboard.render import fragment, render
 from fsv_dashboard.security import CSRF_COOKIE, actor_of, check_csrf, current_principal
 from fsv_dashboard.services import Services, services
@@ -28,6 +30,8 @@ router = APIRouter()
 Sort = Literal["title", "created_at", "updated_at", "member_count"]
 SORTS: tuple[str, ...] = ("title", "created_at", "updated_at", "member_count")
 RECENT = 20
+#: The bot's limit for a group's own warning (room for the channel list in 4096 characters).
+MAX_TEMPLATE_LENGTH = 1000
 GroupId = Annotated[int, Path(lt=0, ge=-(2**63))]
 
 
@@ -169,13 +173,34 @@ async def _detail(svc: Services, group_id: int) -> dict[str, Any]:
             "events": recent.items}
 
 
+def params_form(params: dict[str, Any]) -> dict[str, Any]:
+    """The params form's fields of a group's ``params`` (the bot's two keys)."""
+    template = params.get("warning_template")
+    mute = params.get("mute")
+    return {"warning_template": template if isinstance(template, str) else "",
+            "mute": mute if isinstance(mute, bool) else True}
+
+
+def check_template(text: str) -> str | None:
+    """What is wrong with a warning template, or ``None`` (blank: the config's applies)."""
+    if len(text) > MAX_TEMPLATE_LENGTH:
+        return f"The warning is {len(text)} characters long; at most {MAX_TEMPLATE_LENGTH}."
+    unknown = sorted(set(re.findall(r"\{[^{}]*\}", text)) - set(PLACEHOLDERS))
+    if unknown:
+        return (f"Unknown placeholder(s) {', '.join(unknown)}: use "
+                f"{', '.join(PLACEHOLDERS)}.")
+    return None
+
+
 @router.get("/groups/{group_id}")
 async def group_page(request: Request, group_id: GroupId, notice: str | None = None,
                      svc: Services = Depends(services),
                      principal: fv.Principal = Depends(current_principal)) -> Response:
-    """One group: its channels, stats (today, 7 days) and latest events, live."""
+    """One group: its channels, params, stats (today, 7 days) and latest events, live."""
     principal.require(fv.Permission.READ_GROUPS)
-    return render(request, "group.html", {**await _detail(svc, group_id), "notice": notice})
+    detail = await _detail(svc, group_id)
+    return render(request, "group.html", {**detail, "notice": notice, "params_error": None,
+                                          "params": params_form(detail["group"].params)})
 
 
 @router.get("/stream/group/{group_id}")
@@ -223,6 +248,34 @@ async def set_group_enabled(request: Request, group_id: GroupId,
     else:
         await groups.unprotect(group_id, actor=actor)
     return _back(group_id, "Protection enabled." if enabled else "Protection disabled.")
+
+
+@router.post("/groups/{group_id}/params", dependencies=[Depends(check_csrf)])
+async def save_params(request: Request, group_id: GroupId,
+                      warning_template: Annotated[str, Form(max_length=4096)] = "",
+                      mute: Annotated[bool, Form()] = False,
+                      svc: Services = Depends(services),
+                      principal: fv.Principal = Depends(current_principal)) -> Response:
+    """Save the bot's options of this group (``params``), validated and audited.
+
+    Keys the form does not know are kept; a blank warning removes the group's own.
+    """
+    principal.require(fv.Permission.WRITE_GROUPS)
+    template = warning_template.replace("\r\n", "\n").strip()
+    error = check_template(template)
+    if error is not None:
+        detail = await _detail(svc, group_id)
+        return render(request, "group.html", {
+            **detail, "notice": None, "params_error": error,
+            "params": {"warning_template": warning_template, "mute": mute}}, status_code=422)
+    group = await svc.store.groups.get(group_id)
+    params = {k: v for k, v in group.params.items() if k != "warning_template"}
+    if template:
+        params["warning_template"] = template
+    params["mute"] = mute
+    await svc.store.groups.update(group_id, params=params,
+                                  actor=actor_of(request, principal, svc))
+    return _back(group_id, "Params saved.")
 
 
 @router.post("/groups/{group_id}/channels", dependencies=[Depends(check_csrf)])
