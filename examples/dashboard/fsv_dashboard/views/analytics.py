@@ -58,9 +58,10 @@ async def analytics_page(request: Request, period: str = "7d",
     principal.require(fv.Permission.READ_ANALYTICS)
     chosen = _period(period)
     analytics = svc.store.analytics
-    comparison = await analytics.compare(chosen)
     by_day = chosen != "24h"
-    trend = await analytics.trend(chosen, granularity="day" if by_day else "hour")
+    # One read of the period's rollups for the figures and the main trend.
+    report = await analytics.report(chosen, granularity="day" if by_day else "hour")
+    comparison, trend = report.comparison, report.trend
     hourly = trend if not by_day else await analytics.trend(chosen, granularity="hour")
     growth = await analytics.growth(chosen if by_day else "7d")
     stats = await svc.store.stats.get()
