@@ -32,7 +32,7 @@ from firestore_verify.errors import (
 from firestore_verify.models import AdminUser, Role
 from firestore_verify.permissions import Permission
 from firestore_verify.store import Store, connect
-from firestore_verify.testing import FirestoreEmulator
+from firestore_verify.testing import FirestoreEmulator, add_admin
 from firestore_verify.testing import plugin as plugin_module
 from firestore_verify.testing.auth_emulator import (
     FIREBASE_BIN_ENV_VAR,
@@ -677,3 +677,20 @@ def test_docs_role_table_is_generated_from_permissions() -> None:
     assert table.count("\n") == len(Permission) + 1
     assert "| `admins:manage` (`Permission.MANAGE_ADMINS`) |  |  | ✓ |" in table
 
+
+
+@pytest.mark.anyio
+async def test_add_admin_signs_up_and_admits(admin_store: Store, auth_emulator: AuthEmulator,
+                                             authenticator: Authenticator) -> None:
+    uid, token = await add_admin(admin_store, auth_emulator, "ada@example.org", "pass-word-1",
+                                 role="admin")
+    assert (await authenticator.verify_id_token(token)).role is Role.ADMIN
+    _, stranger = await add_admin(admin_store, auth_emulator, "sam@example.org", "pass-word-1",
+                                  role=None)
+    with pytest.raises(AuthenticationError, match="no dashboard admin"):
+        await authenticator.verify_id_token(stranger)
+    _, inactive = await add_admin(admin_store, auth_emulator, "ina@example.org", "pass-word-1",
+                                  active=False)
+    with pytest.raises(AuthenticationError, match="deactivated"):
+        await authenticator.verify_id_token(inactive)
+    assert (await admin_store.admins.get(uid)).email == "ada@example.org"

@@ -7,11 +7,13 @@ Two layers:
 * the pytest plugin ``firestore_verify.testing.plugin``, registered
   automatically when firestore-verify is installed, provides the
   ``firestore_emulator``, ``firestore_project`` and ``store`` fixtures, and
-  ``auth_emulator``, ``auth_project``, ``admin_store`` and ``authenticator``.
+  ``auth_emulator``, ``auth_project``, ``admin_store`` and ``authenticator``;
+  ``add_admin()`` makes a signed-up user an admin of a store in one call.
 """
 
 from __future__ import annotations
 
+from firestore_verify.testing.admins import add_admin
 from firestore_verify.testing.auth_emulator import (
     AuthEmulator,
     FirebaseToolsNotFoundError,
@@ -35,6 +37,7 @@ __all__ = [
     "FirestoreEmulator",
     "JavaNotFoundError",
     "OobCode",
+    "add_admin",
     "find_emulator_jar",
     "find_firebase_bin",
     "find_java",

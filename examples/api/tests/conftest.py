@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fsv_api import ApiSettings, create_app
 
 import firestore_verify as fv
-from firestore_verify.testing import AuthEmulator
+from firestore_verify.testing import AuthEmulator, add_admin
 
 PASSWORD = "correct horse battery"
 ROLES = ("owner", "admin", "viewer")
@@ -52,13 +52,15 @@ async def world(admin_store: fv.Store, auth_emulator: AuthEmulator, auth_project
     """Owner, admin, viewer, an inactive admin and a stranger, all signed in."""
     found = World(auth_project, auth_emulator)
     for who in (*ROLES, "inactive", "stranger"):
-        uid, token = auth_emulator.sign_up(auth_project, f"{who}@example.org", PASSWORD)
-        found.uids[who], found.tokens[who] = uid, token
-        if who != "stranger":
-            role = fv.Role(who) if who in ROLES else fv.Role.ADMIN
-            await admin_store.admins.create(fv.AdminUser(uid=uid, email=f"{who}@example.org",
-                                                         role=role, is_active=who != "inactive"))
+        found.uids[who], found.tokens[who] = await add_admin(
+            admin_store, auth_emulator, f"{who}@example.org", PASSWORD, role=_role(who),
+            active=who != "inactive")
     return found
+
+
+def _role(who: str) -> fv.Role | None:
+    """Each role is itself; the inactive user is an admin; the stranger is none."""
+    return fv.Role(who) if who in ROLES else fv.Role.ADMIN if who == "inactive" else None
 
 
 def settings(**overrides: object) -> ApiSettings:

@@ -28,22 +28,23 @@ from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import firestore_verify as fv
-from firestore_verify.testing import AuthEmulator, FirestoreEmulator
+from firestore_verify.testing import AuthEmulator, FirestoreEmulator, add_admin
 
 #: Cases per operation (and per role).
 EXAMPLES = int(os.environ.get("FSV_FUZZ_EXAMPLES", "6"))
 
 
-async def _seed(project: str, host: str, uids: dict[str, str]) -> None:
+async def _seed(project: str, host: str, emulator: AuthEmulator) -> dict[str, str]:
+    """An admin per role (their ID tokens returned) and a little data."""
     async with await fv.connect(project=project, emulator_host=host) as store:
-        for role, uid in uids.items():
-            await store.admins.create(fv.AdminUser(uid=uid, email=f"{role}@example.org",
-                                                   role=fv.Role(role)))
+        tokens = {role: (await add_admin(store, emulator, f"{role}@example.org", PASSWORD,
+                                         role=role))[1] for role in ROLES}
         await store.groups.protect(fv.GroupInfo(id=-1001, title="Crypto Chat"),
                                    fv.OwnerInfo(id=42), [fv.ChannelInfo(id=-2001, title="News")])
         await store.verifications.write_many([
             fv.Verification(user_id=7, group_id=-1001, channel_id=-2001, status=status)
             for status in fv.Status])
+    return tokens
 
 
 @pytest.fixture
@@ -51,12 +52,9 @@ def tokens(auth_emulator: AuthEmulator, auth_project: str, firestore_emulator: F
            monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """An ID token per role, their admins and some data in a fresh project."""
     monkeypatch.setenv("FIREBASE_PROJECT_ID", auth_project)
-    uids, found = {}, {}
-    for role in ROLES:
-        uids[role], found[role] = auth_emulator.sign_up(auth_project, f"{role}@example.org",
-                                                        PASSWORD)
-    anyio.run(_seed, auth_project, firestore_emulator.host, uids)
-    return found
+    seeded: dict[str, str] = anyio.run(_seed, auth_project, firestore_emulator.host,
+                                       auth_emulator)
+    return seeded
 
 
 @pytest.fixture

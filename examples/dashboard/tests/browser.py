@@ -30,7 +30,7 @@ from conftest import PASSWORD, World, make_world
 from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright, expect
 
 import firestore_verify as fv
-from firestore_verify.testing import AuthEmulator, FirestoreEmulator
+from firestore_verify.testing import AuthEmulator, FirestoreEmulator, add_admin
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
@@ -86,10 +86,9 @@ def live_server(firestore_emulator: FirestoreEmulator,
     async def setup() -> World:
         store = await fv.connect(project=project, emulator_host=firestore_emulator.host)
         try:
-            world = await make_world(store, auth_emulator, project)
-            uid, _ = auth_emulator.sign_up(project, World.email("leaver"), PASSWORD)
-            await store.admins.create(fv.AdminUser(uid=uid, email=World.email("leaver"),
-                                                   role=fv.Role.ADMIN))
+            world = await make_world(store, auth_emulator)
+            await add_admin(store, auth_emulator, World.email("leaver"), PASSWORD,
+                            role=fv.Role.ADMIN)
             return world
         finally:
             await store.close()

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fsv_dashboard import DashboardSettings, create_app
 
 import firestore_verify as fv
-from firestore_verify.testing import AuthEmulator
+from firestore_verify.testing import AuthEmulator, add_admin
 
 PASSWORD = "correct horse battery"
 ROLES = ("owner", "admin", "viewer")
@@ -42,23 +42,20 @@ class World:
         return f"{who}@example.org"
 
 
-async def make_world(store: fv.Store, emulator: AuthEmulator, project: str) -> World:
+async def make_world(store: fv.Store, emulator: AuthEmulator) -> World:
     """Owner, admin, viewer, an inactive admin and a stranger (no admin document)."""
-    found = World(project, emulator)
+    found = World(store.project, emulator)
     for who in (*ROLES, "inactive", "stranger"):
-        uid, _ = emulator.sign_up(project, World.email(who), PASSWORD)
-        found.uids[who] = uid
-        if who != "stranger":
-            role = fv.Role(who) if who in ROLES else fv.Role.ADMIN
-            await store.admins.create(fv.AdminUser(uid=uid, email=World.email(who), role=role,
-                                                   is_active=who != "inactive"))
+        role = fv.Role(who) if who in ROLES else fv.Role.ADMIN if who == "inactive" else None
+        found.uids[who], _ = await add_admin(store, emulator, World.email(who), PASSWORD,
+                                             role=role, active=who != "inactive")
     return found
 
 
 @pytest.fixture
 async def world(admin_store: fv.Store, auth_emulator: AuthEmulator, auth_project: str) -> World:
     """The users of one test, on its own ``demo-`` project."""
-    return await make_world(admin_store, auth_emulator, auth_project)
+    return await make_world(admin_store, auth_emulator)
 
 
 def settings(**overrides: object) -> DashboardSettings:
