@@ -8,6 +8,7 @@ import builtins
 import contextlib
 import json
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,12 +110,21 @@ async def run_transaction(
 ) -> T:
     """Run ``body`` in a Firestore transaction, retried on contention.
 
+    Each retry first waits a jittered, growing delay (see :func:`_retry_delay`).
     Raises :class:`ConflictError` when contention outlasts every attempt.
     """
     transaction = store.client.transaction(max_attempts=attempts)
+    tries = 0
 
     @firestore.async_transactional
     async def wrapped(tx: firestore.AsyncTransaction) -> T:
+        nonlocal tries
+        if tries:
+            # google's shell retries at once; writers that collided would collide again
+            # (the emulator aborts both, over and over). Nothing is read yet, so the
+            # begun transaction holds no lock while it waits.
+            await anyio.sleep(_retry_delay(tries))
+        tries += 1
         return await body(tx)
 
     try:
@@ -137,6 +147,20 @@ async def run_transaction(
         raise
     except (gexc.Aborted, gexc.Conflict) as exc:
         raise ConflictError(f"a concurrent change won ({exc.message}); retry.") from exc
+
+
+#: Largest wait before the first retry of a transaction, and before any, in seconds.
+_RETRY_BASE, _RETRY_CAP = 0.2, 2.0
+
+
+def _retry_delay(retry: int) -> float:
+    """The wait before retry number ``retry`` (1, 2, ...): random up to a doubling ceiling.
+
+    Colliding transactions are all aborted at the same moment (the emulator after
+    its 2 s lock timeout); waits drawn from a window wider than one transaction
+    let them go one after the other.
+    """
+    return random.uniform(0, min(_RETRY_CAP, _RETRY_BASE * 2 ** (retry - 1)))
 
 
 async def _release(transaction: firestore.AsyncTransaction) -> None:
