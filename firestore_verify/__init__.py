@@ -45,6 +45,7 @@ from firestore_verify.browser import (
     EncodedValue,
 )
 from firestore_verify.cache import CacheSettings, CacheStats, MembershipCache
+from firestore_verify.calls import CallPolicy
 from firestore_verify.counters import Drift, StatsRepository
 from firestore_verify.errors import (
     AlreadyExistsError,
@@ -54,8 +55,10 @@ from firestore_verify.errors import (
     FirestoreVerifyError,
     InvalidInputError,
     LoggerClosedError,
+    LoggerFailedError,
     NotFoundError,
     PermissionDeniedError,
+    UnavailableError,
 )
 from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
 from firestore_verify.fanout import FanOut, FanOutStats, SubscriberDroppedError, Subscription
@@ -65,6 +68,7 @@ from firestore_verify.live import LiveStream
 from firestore_verify.logger import (
     BufferFullError,
     FlushTimeoutError,
+    LoggerHealth,
     LoggerSettings,
     LoggerStats,
     VerificationLogger,
@@ -129,6 +133,7 @@ __all__ = [
     "ChannelInfo",
     "ChannelRef",
     "ChannelResult",
+    "CallPolicy",
     "CheckResult",
     "CollectionBrowser",
     "Comparison",
@@ -155,6 +160,8 @@ __all__ = [
     "JsonFormatter",
     "LiveStream",
     "LoggerClosedError",
+    "LoggerFailedError",
+    "LoggerHealth",
     "LoggerSettings",
     "LoggerStats",
     "LoggingConfig",
@@ -186,6 +193,7 @@ __all__ = [
     "Summary",
     "TooManyAttemptsError",
     "TrendPoint",
+    "UnavailableError",
     "Verification",
     "VerificationLogger",
     "VerificationRepository",

@@ -287,7 +287,7 @@ class Analytics:
         query = (col.where(filter=FieldFilter("__name__", ">=", col.document(first.isoformat())))
                     .where(filter=FieldFilter("__name__", "<=",
                                               col.document(f"{last.isoformat()}~~"))))
-        docs = [s.to_dict() or {} async for s in query.stream()]
+        docs = [s.to_dict() or {} async for s in query.stream(**self._store.calls.options)]
         return _merge(docs), len(docs)
 
     async def _group_daily(self, group_id: int, first: date,
@@ -296,7 +296,7 @@ class Analytics:
         low, high = f"{group_id}_{first.isoformat()}", f"{group_id}_{last.isoformat()}~~"
         query = (col.where(filter=FieldFilter("__name__", ">=", col.document(low)))
                     .where(filter=FieldFilter("__name__", "<=", col.document(high))))
-        return _merge([s.to_dict() or {} async for s in query.stream()])
+        return _merge([s.to_dict() or {} async for s in query.stream(**self._store.calls.options)])
 
     def _period(self, period: str, *, before: bool = False) -> tuple[datetime, datetime, int]:
         if period not in _PERIOD_DAYS:
@@ -420,7 +420,8 @@ class Analytics:
                    .where(filter=FieldFilter("occurred_at", ">=", midnight)))
         by_status = []
         for status in _STATUSES:
-            result = await base.where(filter=FieldFilter("status", "==", status)).count().get()
+            result = await base.where(filter=FieldFilter("status", "==", status)).count().get(
+                **self._store.calls.options)
             by_status.append(int(result[0][0].value))
         return Counts(sum(by_status), *by_status)
 

@@ -476,7 +476,7 @@ class CollectionBrowser:
         with _typed_errors("the collection listing"):
             found = {
                 collection.id[len(prefix):]
-                async for collection in self._store.client.collections()
+                async for collection in self._store.client.collections(**self._store.calls.options)
                 if collection.id.startswith(prefix)
             }
         names = [name for name in COLLECTIONS if name in found]
@@ -486,7 +486,7 @@ class CollectionBrowser:
         async def count(name: str) -> BrowserCollection:
             query: Any = self._store.collection(name)
             with _typed_errors(name):
-                answer = await query.count().get()
+                answer = await query.count().get(**self._store.calls.options)
             return BrowserCollection(name=name, count=int(answer[0][0].value))
 
         return list(await asyncio.gather(*(count(name) for name in names)))
@@ -521,7 +521,8 @@ class CollectionBrowser:
                 ) from None
             query = query.start_after({"__name__": after})
         with _typed_errors(name):
-            snapshots = [s async for s in query.limit(limit + 1).stream()]
+            snapshots = [s async for s in query.limit(limit + 1).stream(
+                **self._store.calls.options)]
         items = [self._document(name, s) for s in snapshots[:limit]]
         next_cursor = _encode_cursor([snapshots[limit - 1].id]) if len(snapshots) > limit else None
         return BrowserPage(collection=name, items=items, next_cursor=next_cursor)
@@ -537,7 +538,7 @@ class CollectionBrowser:
         """
         ref = self._collection(name).document(_check_id(doc_id, "document id"))
         with _typed_errors(name):
-            snapshot = await ref.get()
+            snapshot = await ref.get(**self._store.calls.options)
         if not snapshot.exists:
             raise NotFoundError("document", f"{name}/{doc_id}")
         return self._document(name, snapshot)
@@ -556,7 +557,8 @@ class CollectionBrowser:
         """
         ref = self._collection(name).document(_check_id(doc_id, "document id"))
         with _typed_errors(name):
-            ids = [collection.id async for collection in ref.collections()]
+            ids = [collection.id async for collection in ref.collections(
+                **self._store.calls.options)]
         return sorted(f"{name}/{doc_id}/{sub}" for sub in ids)
 
     # -- live -------------------------------------------------------------------------

@@ -112,13 +112,13 @@ class StatsRepository:
 
     async def _shard_documents(self) -> tuple[Any, list[dict[str, Any]]]:
         """``_metadata/stats`` and every shard, read by id (``shards`` says how many)."""
-        main = await self.ref.get()
+        main = await self.ref.get(**self._store.calls.options)
         data = main.to_dict() or {} if main.exists else {}
         documents = [data] if main.exists else []
         count = int(data.get(SHARD_COUNT_FIELD) or 1)
         if count > 1:
             refs = [shard_ref(self._store, index) for index in range(1, count)]
-            async for shard in self._store.client.get_all(refs):
+            async for shard in self._store.client.get_all(refs, **self._store.calls.options):
                 if shard.exists:
                     documents.append(shard.to_dict() or {})
         return main, documents
@@ -151,7 +151,8 @@ class StatsRepository:
         if pace is not None:  # the write rate budget is spent at send time
             await pace()
         try:
-            await self.ref.update({"success_rate": rate}, option=option)
+            await self.ref.update({"success_rate": rate}, option=option,
+                                  **self._store.calls.options)
         except (gexc.FailedPrecondition, gexc.NotFound):
             return None
         return rate
@@ -181,7 +182,7 @@ class StatsRepository:
         events = store.collection("verifications")
 
         async def count(query: Any) -> int:
-            result = await query.count().get()
+            result = await query.count().get(**self._store.calls.options)
             return int(result[0][0].value)
 
         def where(query: Any, field: str, value: Any) -> Any:
@@ -200,7 +201,7 @@ class StatsRepository:
         fixes = {name: truth[name] - getattr(current, name) for name in truth}
         fixes = {name: delta for name, delta in fixes.items() if delta}
         if fixes:
-            await self.ref.set(increments(fixes), merge=True)
+            await self.ref.set(increments(fixes), merge=True, **self._store.calls.options)
             await self.refresh_success_rate()
         return Drift(fixed=fixes, before=current, after=await self.get())
 

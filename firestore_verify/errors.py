@@ -6,6 +6,8 @@ whole family at once, and every message says what to do about it.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
@@ -14,8 +16,10 @@ __all__ = [
     "FirestoreVerifyError",
     "InvalidInputError",
     "LoggerClosedError",
+    "LoggerFailedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "UnavailableError",
 ]
 
 
@@ -64,8 +68,38 @@ class ConflictError(FirestoreVerifyError):
     """A concurrent change won: re-read and retry, or give up on the change."""
 
 
+class UnavailableError(FirestoreVerifyError):
+    """Firestore did not answer in time: unreachable, refusing, or too slow.
+
+    Raised within the call's deadline (``connect(timeout=...)``) instead of
+    hanging or leaking google-api-core's ``RetryError``. Nothing was half
+    applied by the library: a change either landed whole or not at all, and
+    the logger keeps the events it accepted until Firestore answers again.
+    """
+
+    def __init__(self, message: str, *, host: str | None = None) -> None:
+        super().__init__(message)
+        #: ``HOST:PORT`` of the emulator that did not answer, or ``None`` for Cloud Firestore.
+        self.host = host
+
+
 class LoggerClosedError(FirestoreVerifyError):
     """``record()`` was called on a verification logger that is closed."""
+
+
+class LoggerFailedError(FirestoreVerifyError):
+    """The verification logger met an error no retry can fix, and stopped committing.
+
+    A permission the security rules refuse, an invalid argument: retrying would
+    fail the same way forever. Nothing accepted is lost: ``unwritten`` holds
+    every event not committed (write them with ``write_many`` once the cause is
+    fixed); ``__cause__`` is the error Firestore gave.
+    """
+
+    def __init__(self, message: str, *, unwritten: list[Any] | None = None) -> None:
+        super().__init__(message)
+        #: The events accepted and not committed (``Verification`` objects).
+        self.unwritten: list[Any] = unwritten or []
 
 
 class AuthenticationError(FirestoreVerifyError):

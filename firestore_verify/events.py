@@ -15,16 +15,15 @@ rate; see the "Write rates" page of the docs for the arithmetic.
 from __future__ import annotations
 
 import logging
-import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from google.api_core import exceptions as gexc
 
 from firestore_verify._encode import create_write, update_write
+from firestore_verify.calls import is_transient
 from firestore_verify.counters import announce_shards, increments, shard_ref, stats_ref
 from firestore_verify.errors import ConflictError, InvalidInputError
 from firestore_verify.models import Actor, Verification
@@ -39,16 +38,11 @@ __all__ = ["EventWriter", "VerificationRepository", "WriteOutcome"]
 
 log = logging.getLogger("firestore_verify.events")
 
-#: Errors after which the same batch may simply be sent again.
-TRANSIENT = (
-    gexc.ServiceUnavailable,
-    gexc.DeadlineExceeded,
-    gexc.InternalServerError,
-    gexc.ResourceExhausted,
-    gexc.Aborted,
-    gexc.Unknown,
-    gexc.GatewayTimeout,
-)
+def _resend_predicate(exc: Exception) -> bool:
+    # A plain batch commit aborted by contention may be sent again as it is.
+    return is_transient(exc) or isinstance(exc, gexc.Aborted)
+
+
 #: Errors that mean "some precondition failed": a replay or a concurrent writer.
 CONFLICT = (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.Conflict)
 #: Firestore accepts at most 500 writes in one commit.
@@ -101,7 +95,7 @@ class EventWriter:
         store: Store,
         *,
         max_conflicts: int = 20,
-        max_retry_seconds: float = 60.0,
+        max_retry_seconds: float | None = None,
         user_cache_size: int = 100_000,
     ) -> None:
         self._store = store
@@ -121,7 +115,8 @@ class EventWriter:
         need not touch ``_metadata/stats`` (a hot document) to announce shards.
         """
         if count > self._announced_shards:
-            await stats_ref(self._store).set(announce_shards(count), merge=True)
+            await stats_ref(self._store).set(announce_shards(count), merge=True,
+                                             **self._store.calls.options)
             self._announced_shards = count
 
     @staticmethod
@@ -143,7 +138,7 @@ class EventWriter:
                 states[user_id] = cached
         if missing:
             refs = [self._users.document(str(u)) for u in missing]
-            async for snap in self._store.client.get_all(refs):
+            async for snap in self._store.client.get_all(refs, **self._store.calls.options):
                 state = UserState.from_document(
                     snap.to_dict() if snap.exists else None,
                     snap.update_time if snap.exists else None,
@@ -153,7 +148,28 @@ class EventWriter:
 
     async def _stored_ids(self, events: Sequence[Verification]) -> set[str]:
         refs = [self._events.document(e.id) for e in events]
-        return {s.id async for s in self._store.client.get_all(refs) if s.exists}
+        return {s.id async for s in self._store.client.get_all(refs, **self._store.calls.options)
+                if s.exists}
+
+    async def _commit(self, batch: Any, pace: Callable[[], Awaitable[None]] | None,
+                      retrying: Callable[[Exception], None]) -> Any:
+        """Commit ``batch`` under the store's retry policy, pacing every attempt.
+
+        The client's own retry is off (``retry=None``): a resend it made would
+        skip ``pace`` and break the write-rate discipline. A resend of a commit
+        that did land fails its preconditions, which the caller re-plans.
+        """
+        calls = self._store.calls
+
+        async def attempt() -> Any:
+            if pace is not None:
+                await pace()
+            return await batch.commit(**calls.attempt)
+
+        retry = calls.retry(timeout=self._max_retry_seconds, on_error=retrying)
+        retry = retry.with_predicate(_resend_predicate)
+        result = await retry(attempt)()
+        return result
 
     async def write(
         self,
@@ -161,16 +177,19 @@ class EventWriter:
         *,
         shard: int = 0,
         pace: Callable[[], Awaitable[None]] | None = None,
+        on_error: Callable[[Exception], None] | None = None,
     ) -> WriteOutcome:
         """Write ``events`` with their counters (shard ``shard``) and rollups, exactly once.
 
         Events already stored (same id) are neither written nor counted again.
         ``pace`` is awaited right before every commit attempt (retries included):
         the logger uses it to keep each hot document under its write rate.
+        ``on_error`` is called with each transient error before the retry.
 
         Raises:
             InvalidInputError: when the events would not fit in one commit.
             ConflictError: when concurrent writers kept winning.
+            UnavailableError: when Firestore did not answer within the store's timeout.
 
         """
         pending = list(events)
@@ -186,16 +205,24 @@ class EventWriter:
             )
         total = len(pending)
         conflicts = retries = 0
-        deadline = anyio.current_time() + self._max_retry_seconds
-        delay = 0.05
+
+        def retrying(exc: Exception) -> None:
+            nonlocal retries
+            retries += 1
+            log.warning("transient Firestore error, committing again: %s", exc)
+            if on_error is not None:
+                on_error(exc)
+
         while pending:
             states = await self._user_states(pending)
             plan = plan_batch(pending, states)
             if plan.write_count + 2 > MAX_WRITES_PER_COMMIT:
                 # Backfilled events can add rollup corrections: split and write each half.
                 half = len(pending) // 2
-                first = await self.write(pending[:half], shard=shard, pace=pace)
-                second = await self.write(pending[half:], shard=shard, pace=pace)
+                first = await self.write(pending[:half], shard=shard, pace=pace,
+                                         on_error=on_error)
+                second = await self.write(pending[half:], shard=shard, pace=pace,
+                                          on_error=on_error)
                 return WriteOutcome(
                     written=first.written + second.written,
                     already_stored=total - first.written - second.written,
@@ -228,10 +255,8 @@ class EventWriter:
                 else:
                     user_writes.append(create_write(path, state.to_document()))
             batch._add_write_pbs(user_writes)
-            if pace is not None:
-                await pace()
             try:
-                results = await batch.commit()
+                results = await self._commit(batch, pace, retrying)
             except CONFLICT as exc:
                 conflicts += 1
                 self._cache.drop(list(states))
@@ -242,14 +267,6 @@ class EventWriter:
                         f"{len(pending)} events kept conflicting with concurrent writers "
                         f"({exc.message}); they were not written, retry them."
                     ) from exc
-                continue
-            except TRANSIENT as exc:
-                retries += 1
-                if anyio.current_time() + delay > deadline:
-                    raise
-                log.warning("transient Firestore error, retrying in %.2fs: %s", delay, exc)
-                await anyio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
                 continue
             if announce:
                 self._announced_shards = max(self._announced_shards, shard + 1)
@@ -298,7 +315,7 @@ class VerificationRepository(Repository[Verification]):
         if settings is None:
             settings = LoggerSettings(**options)
         elif options:
-            settings = settings.model_copy(update=options)
+            settings = LoggerSettings(**(settings.model_dump() | options))
         return VerificationLogger(self._store, settings, writer=self.writer)
 
     async def create(self, data: Verification | Mapping[str, Any], *,

@@ -85,7 +85,7 @@ class GroupIndex:
         once the first snapshot is applied).
         """
         started = False
-        delay = 0.5
+        waits = store.calls.backoff(maximum=30.0)
         while True:
             stream = store.groups.watch(enabled=True)
             try:
@@ -93,15 +93,14 @@ class GroupIndex:
                 self.live = True
                 async for groups in stream:
                     self.replace(groups)
-                    delay = 0.5
+                    waits = store.calls.backoff(maximum=30.0)
                     if not started:
                         started = True
                         task_status.started()
             except Exception as exc:  # the listener died: start a new one
-                log.error("group watch failed, restarting in %.1fs: %r", delay, exc)
+                log.error("group watch failed, restarting: %r", exc)
             finally:
                 self.live = False
                 await stream.aclose()
-            await anyio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            await anyio.sleep(next(waits))
     # --8<-- [end:follow]

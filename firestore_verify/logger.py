@@ -14,17 +14,27 @@ from __future__ import annotations
 import logging
 import random
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup
-from pydantic import BaseModel, ConfigDict, Field
+from google.api_core import exceptions as gexc
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from firestore_verify.errors import FirestoreVerifyError, LoggerClosedError
+from firestore_verify.calls import is_transient
+from firestore_verify.errors import (
+    ConflictError,
+    FirestoreVerifyError,
+    LoggerClosedError,
+    LoggerFailedError,
+    UnavailableError,
+)
 from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
 from firestore_verify.models import Verification
+from firestore_verify.models._base import invalid_input
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -32,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BufferFullError",
     "FlushTimeoutError",
+    "LoggerHealth",
     "LoggerSettings",
     "LoggerStats",
     "VerificationLogger",
@@ -83,6 +94,33 @@ class LoggerSettings(BaseModel):
     linger_seconds: float = Field(default=0.05, ge=0, le=1)
     #: Seconds closing may take to commit what is left (``None``: no limit).
     close_timeout: float | None = Field(default=60.0, gt=0)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise invalid_input(exc, "LoggerSettings") from None
+
+
+class LoggerHealth(BaseModel):
+    """What a logger is going through right now, for a health endpoint."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: ``ok`` (commits go through), ``retrying`` (Firestore errors, being retried:
+    #: nothing is lost, events wait), ``failed`` (stopped on an error no retry fixes),
+    #: ``stopped`` (not entered, or closed).
+    status: Literal["ok", "retrying", "failed", "stopped"]
+    #: Events accepted and not yet committed.
+    pending: int
+    #: Failed attempts since the last commit that went through.
+    consecutive_errors: int
+    #: The last Firestore error, as ``Type: message``.
+    last_error: str | None = None
+    #: When the last error happened (UTC).
+    last_error_at: datetime | None = None
+    #: When a commit last went through (UTC).
+    last_commit_at: datetime | None = None
 
 
 class LoggerStats(BaseModel):
@@ -154,8 +192,32 @@ class VerificationLogger:
         self._rate_dirty = False
         self._oldest_arrival = 0.0
         self._last_arrival = 0.0
+        self._started = False
+        self._failure: Exception | None = None
+        self._resume_at = 0.0
+        self._waits: Iterator[float] = store.calls.backoff()
+        self._errors_in_row = 0
+        self._last_error: str | None = None
+        self._last_error_at: datetime | None = None
+        self._last_commit_at: datetime | None = None
         #: What this logger has done so far.
         self.stats = LoggerStats()
+
+    @property
+    def health(self) -> LoggerHealth:
+        """The logger's state now: ok, retrying (and why), failed, or stopped."""
+        if self._failure is not None:
+            status: Literal["ok", "retrying", "failed", "stopped"] = "failed"
+        elif self._closed:
+            status = "stopped"
+        elif self._errors_in_row:
+            status = "retrying"
+        else:
+            status = "ok"
+        return LoggerHealth(status=status, pending=self.pending,
+                            consecutive_errors=self._errors_in_row,
+                            last_error=self._last_error, last_error_at=self._last_error_at,
+                            last_commit_at=self._last_commit_at)
 
     # -- recording --------------------------------------------------------------------
     @property
@@ -164,12 +226,32 @@ class VerificationLogger:
         return len(self._buffer) + self._in_flight_events
 
     def _accept(self, event: Verification | Mapping[str, Any]) -> Verification:
+        if self._failure is not None:
+            raise self._failed_error()
+        if not self._started:
+            raise LoggerClosedError(
+                "this logger has not started: enter it first, `async with "
+                "store.verifications.logger() as log:`, and record inside the block."
+            )
         if self._closed or self._closing:
             raise LoggerClosedError(
                 "this logger is closed; record events inside `async with store.verifications"
                 ".logger() as log:`."
             )
         return Verification.parse(event)
+
+    def _failed_error(self) -> LoggerFailedError:
+        error = LoggerFailedError(
+            f"the logger stopped committing: Firestore refused a commit with an error no "
+            f"retry can fix ({self._last_error}); fix the cause (security rules, "
+            "credentials, database id) and write .unwritten with write_many().",
+            unwritten=self._unwritten(),
+        )
+        error.__cause__ = self._failure
+        return error
+
+    def _unwritten(self) -> list[Verification]:
+        return [e for b in self._in_flight.values() for e in b] + list(self._buffer)
 
     def record(self, event: Verification | Mapping[str, Any]) -> Verification:
         """Accept ``event`` for writing; returns at once, never waits on Firestore.
@@ -178,6 +260,7 @@ class VerificationLogger:
             InvalidInputError: the event can never be written.
             BufferFullError: the buffer is full (use ``await put()`` to wait).
             LoggerClosedError: the logger is not running.
+            LoggerFailedError: the logger stopped on an error no retry fixes.
 
         """
         parsed = self._accept(event)
@@ -195,6 +278,8 @@ class VerificationLogger:
         parsed = self._accept(event)
         while self.pending >= self.settings.buffer_size:
             await self._wait_change()
+            if self._failure is not None:
+                raise self._failed_error()
             if self._closed:
                 raise LoggerClosedError("the logger closed while waiting for room.")
         self._push(parsed)
@@ -224,8 +309,15 @@ class VerificationLogger:
                 await changed.wait()
 
     async def flush(self) -> None:
-        """Wait until every event accepted so far is committed."""
+        """Wait until every event accepted so far is committed.
+
+        Raises:
+            LoggerFailedError: the logger stopped on an error no retry fixes.
+
+        """
         while self.pending:
+            if self._failure is not None:
+                raise self._failed_error()
             await self._wait_change(0.5)
 
     # -- dispatching ------------------------------------------------------------------
@@ -272,15 +364,19 @@ class VerificationLogger:
     async def _dispatch(self) -> None:
         assert self._task_group is not None
         while True:
-            if not self._buffer:
+            if not self._buffer or self._failure is not None:
                 if self._closing and not self._in_flight_events:
                     return
-                if not self._closing and self._rate_dirty and not self._busy_shards:
+                if (not self._closing and self._rate_dirty and not self._busy_shards
+                        and self._failure is None):
                     await self._refresh_rate()
                     continue
                 await self._wait_change()
                 continue
             now = anyio.current_time()
+            if now < self._resume_at:  # backing off after a failed commit
+                await self._wait_change(self._resume_at - now)
+                continue
             shard, wait = self._free_shard(now)
             if shard is None:
                 await self._wait_change(None if wait == float("inf") else wait)
@@ -328,14 +424,12 @@ class VerificationLogger:
         self.stats.peak_writes_per_second = max(self.stats.peak_writes_per_second, recent)
 
     async def _commit(self, shard: int, batch: list[Verification]) -> None:
+        failure: Exception | None = None
         try:
             outcome = await self._writer.write(
-                batch, shard=shard, pace=lambda: self._pace(shard))
-        except Exception as exc:
-            self.stats.failed_commits += 1
-            log.error("commit of %d events failed, will retry: %s", len(batch), exc)
-            self._buffer.extendleft(reversed(batch))
-            await anyio.sleep(1.0)
+                batch, shard=shard, pace=lambda: self._pace(shard), on_error=self._note_error)
+        except Exception as exc:  # sorted below: retried when transient, else the logger stops
+            failure = exc
         else:
             self.stats.commits += 1
             self.stats.committed += outcome.written
@@ -343,12 +437,40 @@ class VerificationLogger:
             self.stats.conflicts += outcome.conflicts
             self.stats.retries += outcome.retries
             self._rate_dirty = self._rate_dirty or outcome.written > 0
+            self._errors_in_row = 0
+            self._waits = self._store.calls.backoff()
+            self._last_commit_at = datetime.now(timezone.utc)
         finally:
             self._in_flight.pop(id(batch), None)
             self._busy_shards.discard(shard)
             self._in_flight_users.difference_update(e.user_id for e in batch)
             self._in_flight_events -= len(batch)
+            if failure is not None:
+                # Back first in line, and out of flight in the same step: counted once.
+                self._buffer.extendleft(reversed(batch))
             self._notify()
+        if failure is not None:
+            self._commit_failed(failure, len(batch))
+
+    def _note_error(self, exc: Exception) -> None:
+        self._errors_in_row += 1
+        self._last_error = _describe(exc)
+        self._last_error_at = datetime.now(timezone.utc)
+
+    def _commit_failed(self, exc: Exception, size: int) -> None:
+        self.stats.failed_commits += 1
+        self._note_error(exc)
+        if _retryable(exc):
+            wait = next(self._waits)
+            self._resume_at = anyio.current_time() + wait
+            log.warning("commit of %d events failed, retrying in %.1fs: %s", size, wait,
+                        self._last_error)
+        else:
+            self._failure = exc
+            log.error("commit of %d events failed with an error no retry fixes; the logger "
+                      "stopped committing (%d events kept): %s", size, self.pending,
+                      self._last_error)
+        self._notify()
 
     async def _refresh_rate(self) -> None:
         """When idle, rewrite ``success_rate`` on ``_metadata/stats`` for other clients."""
@@ -372,6 +494,7 @@ class VerificationLogger:
         ]
         self._changed = anyio.Event()
         await self._writer.announce_shards(self.settings.shards)
+        self._started = True
         self._closed = False
         self._closing = False
         self._task_group = anyio.create_task_group()
@@ -391,14 +514,15 @@ class VerificationLogger:
         assert group is not None
         timeout = self.settings.close_timeout
         unwritten: list[Verification] = []
+        failed: LoggerFailedError | None = None
         # Drain even when the body failed or was cancelled: accepted events are owed.
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(timeout if timeout is not None else float("inf")):
-                while self.pending:
+                while self.pending and self._failure is None:
                     await self._wait_change(0.5)
             if self.pending:
-                unwritten = [e for b in self._in_flight.values() for e in b]
-                unwritten += list(self._buffer)
+                unwritten = self._unwritten()
+                failed = self._failed_error() if self._failure is not None else None
                 self._buffer.clear()
                 group.cancel_scope.cancel()
         try:
@@ -407,5 +531,18 @@ class VerificationLogger:
             self._closed = True
             self._task_group = None
         if unwritten:
+            if failed is not None:
+                raise failed
             raise FlushTimeoutError(unwritten, timeout or 0.0)
         return None
+
+
+def _retryable(exc: Exception) -> bool:
+    """Whether a failed commit is worth trying again (an outage, contention)."""
+    return (isinstance(exc, (UnavailableError, ConflictError, gexc.Aborted))
+            or is_transient(exc))
+
+
+def _describe(exc: Exception) -> str:
+    message = exc.message if isinstance(exc, gexc.GoogleAPICallError) else str(exc)
+    return f"{type(exc).__name__}: {message}"

@@ -13,8 +13,10 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from google.cloud import firestore
 
+from firestore_verify.calls import CallPolicy
 from firestore_verify.config import ConnectionSettings, resolve_settings
 from firestore_verify.errors import ConfigurationError
 
@@ -67,7 +69,8 @@ class Store:
     :meth:`close` when done.
     """
 
-    def __init__(self, settings: ConnectionSettings, *, prefix: str = "") -> None:
+    def __init__(self, settings: ConnectionSettings, *, prefix: str = "",
+                 calls: CallPolicy | None = None) -> None:
         if prefix and ("/" in prefix or prefix.startswith("__")):
             raise ConfigurationError(
                 f"collection prefix {prefix!r} may not contain '/' nor start with '__': "
@@ -76,6 +79,8 @@ class Store:
         self.settings = settings
         #: Prepended to every collection name, so several apps can share a database.
         self.prefix = prefix
+        #: Deadlines and retries of every call the library makes on this store.
+        self.calls = calls or CallPolicy(host=settings.emulator_host)
         self._credentials = _google_credentials(settings)
         #: The google-cloud-firestore async client every repository uses.
         self.client: firestore.AsyncClient = self._make_client(firestore.AsyncClient)
@@ -194,6 +199,20 @@ class Store:
 
         return CollectionBrowser(self)
 
+    async def ping(self, *, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - typed error
+        """Check that Firestore answers: one small read, bounded by ``timeout`` seconds.
+
+        Raises:
+            UnavailableError: nothing answered in time; the message names the host
+                and what to check.
+
+        """
+        policy = CallPolicy(timeout=timeout, attempt_timeout=timeout,
+                            initial_backoff=self.calls.initial_backoff,
+                            max_backoff=self.calls.max_backoff, host=self.calls.host)
+        with policy.translate(), anyio.fail_after(timeout + 1):
+            await self.collection("_metadata").document("stats").get(**policy.options)
+
     async def close(self) -> None:
         """Close the clients' channels. The store cannot be used afterwards."""
         # Client.close() only closes an HTTP session; the gRPC channel (bound to the
@@ -241,6 +260,9 @@ async def connect(
     credentials_file: str | os.PathLike[str] | None = None,
     emulator_host: str | None = None,
     env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,  # noqa: ASYNC109 - every call's deadline, not connect's
+    attempt_timeout: float = 10.0,
+    check: bool = False,
 ) -> Store:
     """Connect to Firestore and return a :class:`Store`.
 
@@ -257,10 +279,16 @@ async def connect(
         credentials_file: Path to a service-account JSON key.
         emulator_host: ``HOST:PORT`` of a Firestore emulator.
         env: Environment to read instead of ``os.environ`` (for tests and tools).
+        timeout: Longest any one call to Firestore may take, retries included,
+            in seconds; past it the call raises :class:`UnavailableError`.
+        attempt_timeout: Longest one attempt may take before it is retried.
+        check: Read one document before returning (:meth:`Store.ping`), so an
+            unreachable Firestore fails here, within seconds.
 
     Raises:
         ConfigurationError: when configuration is missing or contradictory; the
             message says what to set.
+        UnavailableError: with ``check=True``, when Firestore did not answer.
     """
     settings = resolve_settings(
         project=project,
@@ -269,4 +297,13 @@ async def connect(
         emulator_host=emulator_host,
         env=env,
     )
-    return Store(settings, prefix=prefix)
+    calls = CallPolicy(timeout=timeout, attempt_timeout=attempt_timeout,
+                       host=settings.emulator_host)
+    store = Store(settings, prefix=prefix, calls=calls)
+    if check:
+        try:
+            await store.ping(timeout=min(timeout, 5.0))
+        except BaseException:
+            await store.close()
+            raise
+    return store

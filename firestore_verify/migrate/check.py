@@ -48,8 +48,8 @@ __all__ = ["CheckResult", "check"]
 _STATUS_FIELDS = {Status.SUCCESS: "success", Status.FAILED: "failed", Status.ERROR: "error"}
 
 
-async def _count(query: Any) -> int:
-    result = await query.count().get()
+async def _count(store: Store, query: Any) -> int:
+    result = await query.count().get(**store.calls.options)
     return int(result[0][0].value)
 
 
@@ -79,7 +79,8 @@ async def _small(store: Store, result: CheckResult, table: str,
                  plans: Iterable[DocPlan]) -> dict[str, dict[str, Any]]:
     """Compare a small collection document by document, both ways; return what is stored."""
     collection = LEGACY_TABLES[table].target
-    stored = {s.id: s.to_dict() or {} async for s in store.collection(collection).stream()}
+    stored = {s.id: s.to_dict() or {} async for s in store.collection(collection).stream(
+        **store.calls.options)}
     unseen = set(stored)
     expected = 0
     for plan in plans:
@@ -103,14 +104,15 @@ async def _streamed(store: Store, result: CheckResult, table: str, plans: Iterab
     for chunk in batched(plans, batch_size):
         expected += len(chunk)
         refs = [collection.document(p.doc_id) for p in chunk]
-        stored = {s.id: s.to_dict() or {} async for s in store.client.get_all(refs) if s.exists}
+        stored = {s.id: s.to_dict() or {} async for s in store.client.get_all(
+            refs, **store.calls.options) if s.exists}
         for plan in chunk:
             if plan.doc_id not in stored:
                 result.differ(table, f"{plan.doc_id}: in the source, missing in Firestore")
                 continue
             found += 1
             _compare_fields(result, table, plan, stored[plan.doc_id])
-    total = await _count(collection)
+    total = await _count(store, collection)
     if total > found:
         result.differ(table, f"{total - found} document(s) in Firestore have no source row")
     result.count(table, expected, total)
@@ -128,18 +130,18 @@ async def _events(store: Store, result: CheckResult, events: Iterable[Verificati
         seen[status] += 1
         users.add(event.user_id)
     collection = store.collection(Verification.collection)
-    total = await _count(collection)
+    total = await _count(store, collection)
     result.count("verification_log", sum(by_status.values()), total)
     if total != sum(by_status.values()):
         result.differ("events by status", f"total: {total} in Firestore, "
                                           f"{sum(by_status.values())} in the source")
     for status in _STATUS_FIELDS.values():
-        stored = await _count(collection.where(filter=FieldFilter("status", "==", status)))
+        stored = await _count(store, collection.where(filter=FieldFilter("status", "==", status)))
         if stored != by_status[status]:
             result.differ("events by status", f"{status}: {stored} in Firestore, "
                                               f"{by_status[status]} in the source")
     rolled: dict[str, Counter[str]] = {}
-    async for snap in store.collection(DAILY).stream():
+    async for snap in store.collection(DAILY).stream(**store.calls.options):
         data = snap.to_dict() or {}
         counts = rolled.setdefault(str(data.get("day") or snap.id.split("~")[0]), Counter())
         for name in ("total", *_STATUS_FIELDS.values()):
@@ -160,7 +162,7 @@ async def _counters(store: Store, result: CheckResult, expected: dict[str, int])
         have = getattr(stats, name)
         if have != want:
             result.differ("counters", f"{name}: {have} in Firestore, {want} from the source")
-    snap = await stats_ref(store).get()
+    snap = await stats_ref(store).get(**store.calls.options)
     if expected["total_verifications"] and snap.exists:
         stored_rate = (snap.to_dict() or {}).get("success_rate")
         want_rate = Stats(**{k: v for k, v in expected.items() if k in Stats.model_fields}
@@ -180,9 +182,11 @@ async def check(source: Source, store: Store, *, batch_size: int = 500,
     email (Firebase Auth is not called) instead of being counted as bad rows.
 
     Raises:
-        ConfigurationError: when the source lacks a required column.
+        ConfigurationError: when the source is not the legacy bot schema (no
+            legacy table, or a required column missing).
     """
     check_batch_size(batch_size)
+    source.check_schema()
     progress = progress or Progress(enabled=False)
     report = MigrationReport(source=source.url, target=target_of(store))
     read = TableReader(source, report, batch_size)

@@ -141,7 +141,8 @@ async def _write_events(store: Store, report: MigrationReport, events: Iterable[
         fresh = chunk
         if probe or report.dry_run:
             refs = [collection.document(e.id) for e in chunk]
-            stored = {s.id async for s in store.client.get_all(refs) if s.exists}
+            stored = {s.id async for s in store.client.get_all(refs, **store.calls.options)
+                      if s.exists}
             fresh = [e for e in chunk if e.id not in stored]
             result.unchanged += len(chunk) - len(fresh)
             probe = bool(stored)
@@ -177,10 +178,12 @@ async def migrate(
     ``admin_users`` documents with those emails.
 
     Raises:
-        ConfigurationError: when the source lacks a required column.
+        ConfigurationError: when the source is not the legacy bot schema (no
+            legacy table, or a required column missing); nothing is written.
         InvalidInputError: for a batch size outside 1..500.
     """
     check_batch_size(batch_size)
+    source.check_schema()
     progress = progress or Progress(enabled=False)
     if report is None:
         report = MigrationReport(source=source.url, target=target_of(store))

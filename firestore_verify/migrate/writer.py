@@ -15,18 +15,16 @@ unstorable document is reported as a bad row and the others still land.
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import anyio
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
 from firestore_verify.errors import ConflictError
-from firestore_verify.events import CONFLICT, MAX_WRITES_PER_COMMIT, TRANSIENT
+from firestore_verify.events import CONFLICT, MAX_WRITES_PER_COMMIT
 from firestore_verify.migrate.report import MigrationReport, TableResult
 from firestore_verify.models import Document
 
@@ -92,7 +90,7 @@ class DocumentWriter:
 
     def __init__(self, store: Store, collection: str, *, table: str, result: TableResult,
                  report: MigrationReport, dry_run: bool = False, max_attempts: int = 10,
-                 max_retry_seconds: float = 60.0) -> None:
+                 max_retry_seconds: float | None = None) -> None:
         self._store = store
         self._collection = store.collection(collection)
         self._table = table
@@ -106,10 +104,10 @@ class DocumentWriter:
         """Bring ``plans`` (at most 500) into Firestore; count what was done in the result."""
         if len(plans) > MAX_WRITES_PER_COMMIT:
             raise ValueError(f"at most {MAX_WRITES_PER_COMMIT} documents per call")
-        delay, deadline = 0.05, anyio.current_time() + self._max_retry_seconds
         for _ in range(self._max_attempts):
             refs = [self._collection.document(p.doc_id) for p in plans]
-            snaps = {s.id: s async for s in self._store.client.get_all(refs)}
+            snaps = {s.id: s async for s in self._store.client.get_all(
+                refs, **self._store.calls.options)}
             writes: list[tuple[str, DocPlan, Any, dict[str, Any]]] = []
             unchanged = 0
             for plan, ref in zip(plans, refs, strict=True):
@@ -132,13 +130,6 @@ class DocumentWriter:
                 await self._commit(writes)
             except CONFLICT:
                 log.info("%s changed while being migrated; planning the batch again", self._table)
-                continue
-            except TRANSIENT as exc:
-                if anyio.current_time() + delay > deadline:
-                    raise
-                log.warning("transient Firestore error, retrying in %.2fs: %s", delay, exc)
-                await anyio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
                 continue
             except gexc.InvalidArgument:
                 writes = await self._one_by_one(writes)
@@ -165,7 +156,11 @@ class DocumentWriter:
             else:
                 ref, option = target
                 batch.update(ref, data, option=option)
-        await batch.commit()
+        # Transient errors are retried by the store's policy: a resend of a commit that
+        # did land fails its preconditions, and the batch is planned again (CONFLICT).
+        calls = self._store.calls
+        await batch.commit(retry=calls.retry(timeout=self._max_retry_seconds),
+                           timeout=calls.attempt_timeout)
 
     async def _one_by_one(
         self, writes: Sequence[tuple[str, DocPlan, Any, dict[str, Any]]]

@@ -111,7 +111,8 @@ async def run_transaction(
     """Run ``body`` in a Firestore transaction, retried on contention.
 
     Each retry first waits a jittered, growing delay (see :func:`_retry_delay`).
-    Raises :class:`ConflictError` when contention outlasts every attempt.
+    Raises :class:`ConflictError` when contention outlasts every attempt, and
+    :class:`UnavailableError` when the attempts outlast ``store.calls.timeout``.
     """
     transaction = store.client.transaction(max_attempts=attempts)
     tries = 0
@@ -127,19 +128,26 @@ async def run_transaction(
         tries += 1
         return await body(tx)
 
+    # One bound for every attempt: google's shell passes no deadline to the commit.
+    bound = anyio.CancelScope(deadline=anyio.current_time() + store.calls.timeout)
     try:
-        try:
-            return await wrapped(transaction)
-        finally:
-            await _release(transaction)
+        with store.calls.translate():
+            with bound:
+                try:
+                    return await wrapped(transaction)
+                finally:
+                    await _release(transaction)
+            raise TimeoutError  # the bound expired (the result was returned otherwise)
     except ValueError as exc:
         if isinstance(exc.__context__, asyncio.CancelledError):
+            if bound.cancel_called:
+                raise store.calls.unavailable() from exc
             # Cancelled before the transaction began, google's shell tries to roll it back
             # and raises "no transaction ID", swallowing the cancellation: a checkpoint
             # lets the cancel scope deliver it again, as the caller expects.
             await anyio.lowlevel.checkpoint()
             raise ConflictError("the transaction was interrupted before it began; retry.") from exc
-        if "attempts" in str(exc) and isinstance(exc.__cause__, gexc.GoogleAPICallError):
+        if tries >= attempts and isinstance(exc.__cause__, gexc.Aborted):
             raise ConflictError(
                 f"the change kept colliding with concurrent writers after {attempts} "
                 "attempts; retry later."
@@ -219,7 +227,7 @@ class Repository(Generic[DocT]):
     # -- reads ----------------------------------------------------------------
     async def find(self, key: object) -> DocT | None:
         """The document with id ``key``, or ``None``."""
-        snapshot = await self.ref(key).get()
+        snapshot = await self.ref(key).get(**self._store.calls.options)
         return self._from_snapshot(snapshot) if snapshot.exists else None
 
     async def get(self, key: object) -> DocT:
@@ -238,14 +246,14 @@ class Repository(Generic[DocT]):
         """The existing documents among ``keys``, by id, in one round trip."""
         refs = [self.ref(key) for key in keys]
         found: dict[str, DocT] = {}
-        async for snapshot in self._store.client.get_all(refs):
+        async for snapshot in self._store.client.get_all(refs, **self._store.calls.options):
             if snapshot.exists:
                 found[snapshot.id] = self._from_snapshot(snapshot)
         return found
 
     async def exists(self, key: object) -> bool:
         """Whether the document with id ``key`` exists."""
-        return bool((await self.ref(key).get()).exists)
+        return bool((await self.ref(key).get(**self._store.calls.options)).exists)
 
     def _stored_fields(self) -> set[str]:
         """Fields a query may filter or order on: stored ones, derived ones included."""
@@ -305,7 +313,7 @@ class Repository(Generic[DocT]):
         if cursor is not None:
             values = _decode_cursor(cursor, len(orders) + 1)
             query = query.start_after(dict(zip([*orders, "__name__"], values, strict=True)))
-        snapshots = [s async for s in query.limit(limit + 1).stream()]
+        snapshots = [s async for s in query.limit(limit + 1).stream(**self._store.calls.options)]
         items = [self._from_snapshot(s) for s in snapshots[:limit]]
         next_cursor = None
         if len(snapshots) > limit:
@@ -336,7 +344,7 @@ class Repository(Generic[DocT]):
 
     async def count(self, *, filters: Sequence[Filter] = (), **where: Any) -> int:
         """How many documents match (one aggregation query)."""
-        result = await self._query(filters, where).count().get()
+        result = await self._query(filters, where).count().get(**self._store.calls.options)
         return int(result[0][0].value)
 
     # -- live -------------------------------------------------------------------------
@@ -394,10 +402,10 @@ class Repository(Generic[DocT]):
         batch.create(ref, doc.to_document())
         self._stage(batch, actor, "create", doc.document_id(), new_value=self._audited(doc))
         try:
-            await batch.commit()
+            await batch.commit(**self._store.calls.options)
         except gexc.AlreadyExists:
             raise AlreadyExistsError(self.resource, doc.document_id()) from None
-        return self._from_snapshot(await ref.get())
+        return self._from_snapshot(await ref.get(**self._store.calls.options))
 
     def _audited(self, doc: DocT) -> dict[str, Any]:
         """What an audit entry records of ``doc`` (subclasses hide secrets here)."""

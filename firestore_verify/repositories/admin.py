@@ -136,7 +136,8 @@ class AdminRepository(Repository[AdminUser]):
 
         """
         try:
-            await self.ref(uid).update({"last_login": firestore.SERVER_TIMESTAMP})
+            await self.ref(uid).update({"last_login": firestore.SERVER_TIMESTAMP},
+                                      **self._store.calls.options)
         except gexc.NotFound:
             raise NotFoundError(self.resource, uid) from None
         return await self.get(uid)
