@@ -258,9 +258,12 @@ class EventWriter:
             try:
                 results = await self._commit(batch, pace, retrying)
             except CONFLICT as exc:
-                conflicts += 1
                 self._cache.drop(list(states))
                 stored = await self._stored_ids(pending)
+                if not stored:
+                    # A concurrent writer moved a user's state. Events found stored
+                    # instead make this a replay: reported as already_stored only.
+                    conflicts += 1
                 pending = [e for e in pending if e.id not in stored]
                 if pending and conflicts > self._max_conflicts:
                     raise ConflictError(

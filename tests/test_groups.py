@@ -264,6 +264,44 @@ async def test_unlink_from_last_group_keeps_channel_unless_asked(store: fv.Store
 
 
 @pytest.mark.anyio
+async def test_unlink_of_a_channel_nobody_knows_is_not_found(store: fv.Store) -> None:
+    await store.groups.protect(group=group(-1001), owner=OWNER, channels=[channel(-2001)])
+    before = await store.groups.get(-1001)
+    with pytest.raises(fv.NotFoundError, match="-2999"):
+        await store.groups.unlink_channel(-1001, -2999)
+    assert (await store.groups.get(-1001)).updated_at == before.updated_at
+    await assert_consistent(store)
+
+
+@pytest.mark.anyio
+async def test_create_never_touches_a_group_created_meanwhile(store: fv.Store) -> None:
+    first = fv.ProtectedGroup(id=-1001, owner_id=42, title="first",
+                              enforced_channels=[fv.ChannelRef(channel_id=-2001, title="a")])
+    second = fv.ProtectedGroup(id=-1001, owner_id=43, title="second",
+                               enforced_channels=[fv.ChannelRef(channel_id=-2002, title="b")])
+    outcomes: list[BaseException | fv.ProtectedGroup] = []
+
+    async def create(doc: fv.ProtectedGroup) -> None:
+        try:
+            outcomes.append(await store.groups.create(doc))
+        except fv.AlreadyExistsError as exc:
+            outcomes.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(create, first)
+        tg.start_soon(create, second)
+    [won] = [o for o in outcomes if isinstance(o, fv.ProtectedGroup)]
+    assert sum(isinstance(o, fv.AlreadyExistsError) for o in outcomes) == 1
+    # The loser changed nothing: not the title, not the channels, not the counters.
+    stored = await store.groups.get(-1001)
+    assert (stored.title, stored.channel_ids) == (won.title, won.channel_ids)
+    _groups, channels = await assert_consistent(store)
+    assert sorted(channels) == won.channel_ids
+    with pytest.raises(fv.AlreadyExistsError):
+        await store.groups.create(first)
+
+
+@pytest.mark.anyio
 async def test_unlink_with_delete_orphan_keeps_channels_still_linked(store: fv.Store) -> None:
     await store.groups.protect(group=group(-1001), owner=OWNER, channels=[channel(-2001)])
     await store.groups.protect(group=group(-1002), owner=OWNER, channels=[channel(-2001)])

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from google.cloud import firestore
 
 from firestore_verify.counters import increments, stats_ref
-from firestore_verify.errors import InvalidInputError, NotFoundError
+from firestore_verify.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from firestore_verify.models import (
     Actor,
     ChannelInfo,
@@ -208,6 +208,19 @@ class GroupRepository(Repository[ProtectedGroup]):
             InvalidInputError: bad ids, empty titles, duplicate or too many channels.
 
         """
+        return await self._protect(group, owner, channels, params=params, actor=actor,
+                                   create_only=False)
+
+    async def _protect(
+        self,
+        group: GroupInfo | Mapping[str, Any],
+        owner: OwnerInfo | Mapping[str, Any],
+        channels: Sequence[ChannelInfo | Mapping[str, Any]],
+        *,
+        params: Mapping[str, Any] | None,
+        actor: Actor | None,
+        create_only: bool,
+    ) -> ProtectResult:
         group_info = GroupInfo.parse(group)
         owner_info = OwnerInfo.parse(owner)
         infos = [ChannelInfo.parse(c) for c in channels]
@@ -238,6 +251,8 @@ class GroupRepository(Repository[ProtectedGroup]):
                 tx.update(owner_ref, {"username": owner_info.username, "updated_at": now})
             # Group: create or re-enable, merge the channel refs.
             group_snap = snaps[group_ref.path]
+            if create_only and group_snap.exists:
+                raise AlreadyExistsError(self.resource, group_info.id)
             current = (ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
                        if group_snap.exists else None)
             refs = list(current.enforced_channels) if current else []
@@ -444,7 +459,8 @@ class GroupRepository(Repository[ProtectedGroup]):
         the same transaction.
 
         Raises:
-            NotFoundError: when the group does not exist.
+            NotFoundError: when the group does not exist, or the channel is known
+                to neither the group nor the channels collection.
 
         """
         group_ref = self.ref(group_id)
@@ -457,6 +473,9 @@ class GroupRepository(Repository[ProtectedGroup]):
             if not group_snap.exists:
                 raise NotFoundError(self.resource, group_id)
             group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
+            if not channel_snap.exists and channel_id not in group.channel_ids:
+                # Neither side knows it: a typo, not a second unlink.
+                raise NotFoundError("enforced channel", channel_id)
             refs = [r for r in group.enforced_channels if r.channel_id != channel_id]
             if len(refs) != len(group.enforced_channels):
                 tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
@@ -532,21 +551,18 @@ class GroupRepository(Repository[ProtectedGroup]):
             AlreadyExistsError: when the group exists (use :meth:`protect` to upsert).
 
         """
-        from firestore_verify.errors import AlreadyExistsError
-
         doc = self._validate(data)
-        if await self.exists(doc.id):
-            raise AlreadyExistsError(self.resource, doc.id)
-        result = await self.protect(
+        # The existence check is in the transaction: a group created concurrently is
+        # neither modified nor counted.
+        result = await self._protect(
             GroupInfo(id=doc.id, title=doc.title, member_count=doc.member_count),
             OwnerInfo(id=doc.owner_id),
             [ChannelInfo(id=r.channel_id, title=r.title, username=r.username,
                          invite_link=r.invite_link) for r in doc.enforced_channels],
             params=doc.params,
             actor=actor,
+            create_only=True,
         )
-        if not result.created:
-            raise AlreadyExistsError(self.resource, doc.id)
         if not doc.enabled:
             return await self.unprotect(doc.id, actor=actor)
         return result.group
