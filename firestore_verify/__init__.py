@@ -58,6 +58,7 @@ from firestore_verify.errors import (
     LoggerFailedError,
     NotFoundError,
     PermissionDeniedError,
+    SpoolError,
     UnavailableError,
 )
 from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
@@ -102,6 +103,7 @@ from firestore_verify.repositories import BulkOutcome, Filter, Page, ProtectResu
 from firestore_verify.repositories.admin import MASK
 from firestore_verify.serving import run_admin_app, serve
 from firestore_verify.sign_in import PasswordSignIn, TooManyAttemptsError
+from firestore_verify.spool import EventSpool
 from firestore_verify.store import Store, connect
 
 __version__ = "0.1.0"
@@ -146,6 +148,7 @@ __all__ = [
     "Drift",
     "EncodedValue",
     "EnforcedChannel",
+    "EventSpool",
     "EventWriter",
     "FanOut",
     "FanOutStats",
@@ -189,6 +192,7 @@ __all__ = [
     "Store",
     "StreamSpec",
     "SubscriberDroppedError",
+    "SpoolError",
     "Subscription",
     "Summary",
     "TooManyAttemptsError",

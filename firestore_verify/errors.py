@@ -19,6 +19,7 @@ __all__ = [
     "LoggerFailedError",
     "NotFoundError",
     "PermissionDeniedError",
+    "SpoolError",
     "UnavailableError",
 ]
 
@@ -100,6 +101,14 @@ class LoggerFailedError(FirestoreVerifyError):
         super().__init__(message)
         #: The events accepted and not committed (``Verification`` objects).
         self.unwritten: list[Any] = unwritten or []
+
+
+class SpoolError(FirestoreVerifyError):
+    """The spool could not store or read events (closed, disk full, I/O error).
+
+    When :meth:`~firestore_verify.spool.EventSpool.append` raises it, the event was not stored: the
+    logger must not accept it either.
+    """
 
 
 class AuthenticationError(FirestoreVerifyError):

@@ -16,6 +16,7 @@ import random
 from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,11 +31,13 @@ from firestore_verify.errors import (
     FirestoreVerifyError,
     LoggerClosedError,
     LoggerFailedError,
+    SpoolError,
     UnavailableError,
 )
 from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
 from firestore_verify.models import Verification
 from firestore_verify.models._base import invalid_input
+from firestore_verify.spool import EventSpool
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -94,6 +97,10 @@ class LoggerSettings(BaseModel):
     linger_seconds: float = Field(default=0.05, ge=0, le=1)
     #: Seconds closing may take to commit what is left (``None``: no limit).
     close_timeout: float | None = Field(default=60.0, gt=0)
+    #: A local file (SQLite) where each event is stored durably before ``record()``
+    #: returns, and removed once committed; the next start replays what is left, so
+    #: even a killed process loses nothing. ``None``: events live in memory only.
+    spool: Path | None = None
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -127,6 +134,8 @@ class LoggerStats(BaseModel):
     """Counts of what a logger did, for metrics."""
 
     recorded: int = 0
+    #: Events found in the spool on start (a previous run's) and written again.
+    replayed: int = 0
     committed: int = 0
     commits: int = 0
     already_stored: int = 0
@@ -200,6 +209,7 @@ class VerificationLogger:
         self._last_error: str | None = None
         self._last_error_at: datetime | None = None
         self._last_commit_at: datetime | None = None
+        self._spool: EventSpool | None = None
         #: What this logger has done so far.
         self.stats = LoggerStats()
 
@@ -285,13 +295,18 @@ class VerificationLogger:
         self._push(parsed)
         return parsed
 
-    def _push(self, event: Verification) -> None:
+    def _push(self, event: Verification, *, replayed: bool = False) -> None:
+        if self._spool is not None and not replayed:
+            self._spool.append(event)  # durable first: a SpoolError means "not accepted"
         now = anyio.current_time()
         if not self._buffer:
             self._oldest_arrival = now
         self._last_arrival = now
         self._buffer.append(event)
-        self.stats.recorded += 1
+        if replayed:
+            self.stats.replayed += 1
+        else:
+            self.stats.recorded += 1
         self._notify()
 
     def _notify(self) -> None:
@@ -440,6 +455,7 @@ class VerificationLogger:
             self._errors_in_row = 0
             self._waits = self._store.calls.backoff()
             self._last_commit_at = datetime.now(timezone.utc)
+            self._acknowledge(batch)
         finally:
             self._in_flight.pop(id(batch), None)
             self._busy_shards.discard(shard)
@@ -451,6 +467,14 @@ class VerificationLogger:
             self._notify()
         if failure is not None:
             self._commit_failed(failure, len(batch))
+
+    def _acknowledge(self, batch: list[Verification]) -> None:
+        if self._spool is None:
+            return
+        try:
+            self._spool.acknowledge(e.id for e in batch)
+        except SpoolError as exc:  # the events stay spooled: the next start skips them
+            log.warning("could not clear committed events from the spool: %s", exc)
 
     def _note_error(self, exc: Exception) -> None:
         self._errors_in_row += 1
@@ -493,14 +517,31 @@ class VerificationLogger:
             for _ in range(self.settings.shards)
         ]
         self._changed = anyio.Event()
-        await self._writer.announce_shards(self.settings.shards)
+        replay: list[Verification] = []
+        if self.settings.spool is not None:
+            self._spool = EventSpool(self.settings.spool)  # a bad path fails here
+            replay = self._spool.pending()
+        try:
+            await self._writer.announce_shards(self.settings.shards)
+        except BaseException:
+            self._close_spool()
+            raise
         self._started = True
         self._closed = False
         self._closing = False
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._dispatch)
+        for event in replay:  # a previous run's; the writer skips those that did land
+            self._push(event, replayed=True)
+        if replay:
+            log.info("replaying %d events from the spool %s", len(replay), self.settings.spool)
         return self
+
+    def _close_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     async def __aexit__(
         self,
@@ -530,6 +571,7 @@ class VerificationLogger:
         finally:
             self._closed = True
             self._task_group = None
+            self._close_spool()
         if unwritten:
             if failed is not None:
                 raise failed

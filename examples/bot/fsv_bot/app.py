@@ -96,10 +96,15 @@ class BotRuntime:
             "mode": self.settings.mode,
             "protected_groups": len(self.registry),
             "events_pending": self.events.pending,
+            # ok / retrying (Firestore errors, events kept) / failed (no retry fixes it).
+            "events_logger": self.events.health.status,
+            "events_last_error": self.events.health.last_error,
             "cache_entries": cache.size,
             "cache_hit_rate": round(cache.hit_rate, 3),
         }
-        return bool(self.registry.live and self.live_config.live and receiving), details
+        logging_ok = self.events.health.status != "failed"
+        return (bool(self.registry.live and self.live_config.live and receiving and logging_ok),
+                details)
 
 
 class CountingUpdateProcessor(SimpleUpdateProcessor):
@@ -188,8 +193,8 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         metrics = Metrics()
         registry = fv.GroupIndex()
         cache = fv.MembershipCache(settings.cache)
-        events = await stack.enter_async_context(
-            store.verifications.logger(shards=settings.event_shards))
+        events = await stack.enter_async_context(store.verifications.logger(
+            shards=settings.event_shards, spool=settings.event_spool))
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)
         await tasks.start(registry.follow, store)

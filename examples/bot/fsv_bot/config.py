@@ -55,6 +55,9 @@ class Settings:
     prefix: str = ""
     #: Counter shards the verification logger spreads its commits over.
     event_shards: int = 1
+    #: File the logger spools accepted events to until Firestore has them, so a crash
+    #: (SIGKILL, OOM) loses none: replayed on the next start. ``None``: memory only.
+    event_spool: str | None = None
     cache: fv.CacheSettings = field(default_factory=fv.CacheSettings)
     #: The environment Firestore settings are read from (``fv.connect(env=...)``).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -69,7 +72,7 @@ class Settings:
         ``FSV_WEBHOOK_LISTEN``, ``FSV_WEBHOOK_PORT``, ``FSV_WEBHOOK_SECRET``,
         ``FSV_METRICS_HOST``, ``FSV_METRICS_PORT`` (``off`` disables), ``FSV_LOG_LEVEL``,
         ``FSV_CONCURRENCY``, ``FIRESTORE_DATABASE``, ``FSV_COLLECTION_PREFIX``,
-        ``FSV_EVENT_SHARDS`` and the cache's ``FV_CACHE_*``.
+        ``FSV_EVENT_SHARDS``, ``FSV_EVENT_SPOOL`` and the cache's ``FV_CACHE_*``.
         """
         env = dict(os.environ if env is None else env)
         problems: list[str] = []
@@ -137,6 +140,7 @@ class Settings:
             database=text("FIRESTORE_DATABASE", "(default)") or "(default)",
             prefix=text("FSV_COLLECTION_PREFIX", "") or "",
             event_shards=number("FSV_EVENT_SHARDS", 1, 1, 1000),
+            event_spool=text("FSV_EVENT_SPOOL"),
             cache=cache,
             env=env,
         )

@@ -36,6 +36,7 @@ __all__ = [
     "Simulation",
     "SimulationConfig",
     "SimulationReport",
+    "Traffic",
     "emulator_store",
     "main",
     "own_emulator",
@@ -89,12 +90,15 @@ class SimulationReport:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-class Simulation:
-    """A synthetic world on ``api`` and the users acting in it against ``runtime``."""
+class Traffic:
+    """A synthetic world on ``api`` and the users acting in it, whatever runs the bot.
 
-    def __init__(self, api: FakeBotApi, runtime: BotRuntime, config: SimulationConfig) -> None:
+    It only talks to the fake server, so the bot may run in this process
+    (:class:`Simulation`) or in others (the process-fault tests start ``fsv-bot``).
+    """
+
+    def __init__(self, api: FakeBotApi, config: SimulationConfig) -> None:
         self.api = api
-        self.runtime = runtime
         self.config = config
         self.rng = random.Random(config.seed)
         self.report = SimulationReport()
@@ -162,6 +166,24 @@ class Simulation:
         api.press_button(warning, user_id=user)
         report.verify_presses += 1
 
+    def collect(self) -> None:
+        """Count what the bot did, from the calls the fake server answered."""
+        report = self.report
+        restricts = [c for c in self.api.calls_to("restrictChatMember") if c.ok]
+        report.mutes = sum(not c.params["permissions"].get("can_send_messages") for c in restricts)
+        report.unmutes = len(restricts) - report.mutes
+        report.deleted = sum(c.ok for c in self.api.calls_to("deleteMessage"))
+        report.warnings = sum(
+            c.ok and "reply_markup" in c.params for c in self.api.calls_to("sendMessage"))
+
+
+class Simulation(Traffic):
+    """:class:`Traffic` against a bot running in this process (``runtime``)."""
+
+    def __init__(self, api: FakeBotApi, runtime: BotRuntime, config: SimulationConfig) -> None:
+        super().__init__(api, config)
+        self.runtime = runtime
+
     async def settle(self, *, within: float = 30.0) -> None:
         """Wait until the bot has handled every update it was sent (see :func:`settle`)."""
         await settle(self.api, self.runtime, within=within)
@@ -188,16 +210,6 @@ class Simulation:
         self.report.stats = (await self.runtime.store.stats.get()).model_dump(
             mode="json", exclude={"last_updated"})
         return self.report
-
-    def collect(self) -> None:
-        """Count what the bot did, from the calls the fake server answered."""
-        report = self.report
-        restricts = [c for c in self.api.calls_to("restrictChatMember") if c.ok]
-        report.mutes = sum(not c.params["permissions"].get("can_send_messages") for c in restricts)
-        report.unmutes = len(restricts) - report.mutes
-        report.deleted = sum(c.ok for c in self.api.calls_to("deleteMessage"))
-        report.warnings = sum(
-            c.ok and "reply_markup" in c.params for c in self.api.calls_to("sendMessage"))
 
 
 async def settle(api: FakeBotApi, runtime: BotRuntime, *, within: float = 30.0) -> None:
