@@ -78,9 +78,14 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def connect_from(args: argparse.Namespace) -> Store:
-    """Connect with the options added by :func:`add_store_arguments`."""
+    """Connect with the options added by :func:`add_store_arguments`.
+
+    Firestore is pinged first (``check=True``), so a stale ``--emulator-host`` or an
+    unreachable project fails within seconds, with one line, before any work starts.
+    """
     return await connect(args.project, database=args.database, prefix=args.prefix,
-                         emulator_host=args.emulator_host, credentials_file=args.credentials)
+                         emulator_host=args.emulator_host, credentials_file=args.credentials,
+                         check=True)
 
 
 def add_auth_arguments(parser: argparse.ArgumentParser) -> None:

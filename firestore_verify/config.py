@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,11 @@ __all__ = ["ConnectionSettings", "resolve_settings"]
 
 EMULATOR_HOST_VAR = "FIRESTORE_EMULATOR_HOST"
 PROJECT_VARS = ("FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT")
+#: Project ids: Google's (``my-bot-123``), older domain-scoped ones (``example.com:my-bot``)
+#: and the short ids tests use against the emulator. Never blanks or ``/``.
+_PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+#: Named Firestore databases: 4-63 of a-z 0-9 -, starting with a letter.
+_DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
 
 
 @dataclass(frozen=True)
@@ -98,10 +104,10 @@ def resolve_settings(
     ``GOOGLE_APPLICATION_CREDENTIALS``, then application default credentials.
     """
     env = os.environ if env is None else env
-    if not database or "/" in database:
+    if database != "(default)" and not _DATABASE_ID.fullmatch(database):
         raise ConfigurationError(
             f"database id {database!r} is not valid: use '(default)' or the id of a named "
-            "Firestore database."
+            "Firestore database (4-63 of a-z, 0-9 and '-', starting with a letter)."
         )
     host = emulator_host if emulator_host is not None else env.get(EMULATOR_HOST_VAR) or None
     if host is not None and (":" not in host or not host.rsplit(":", 1)[1].isdigit()):
@@ -138,6 +144,12 @@ def resolve_settings(
         raise ConfigurationError(
             f"no project id to connect {where} to: pass connect(project=...) or set "
             "FIREBASE_PROJECT_ID."
+        )
+    if not _PROJECT_ID.fullmatch(resolved_project):
+        raise ConfigurationError(
+            f"project id {resolved_project!r} is not valid: use the id shown in the Firebase "
+            "console (letters, digits and '-', e.g. my-bot-123); pass connect(project=...) "
+            "or set FIREBASE_PROJECT_ID."
         )
     return ConnectionSettings(
         project=resolved_project,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anyio
 
+from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.check import check
 from firestore_verify.migrate.check_result import CheckResult
 from firestore_verify.migrate.progress import Progress
@@ -66,11 +68,32 @@ def configure_check(parser: argparse.ArgumentParser) -> None:
                        "email (Firebase Auth is not called)")
 
 
+def _check_report_path(path: str | None) -> None:
+    """Refuse a ``--report`` that cannot be written, before anything is migrated."""
+    if path is None:
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        problem = "is a directory"
+    elif not folder.is_dir():
+        problem = f"is in {str(folder)!r}, which does not exist"
+    elif not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        problem = "is not writable"
+    else:
+        return
+    raise ConfigurationError(f"--report {path!r} {problem}: pass --report FILE in a "
+                             "writable folder.")
+
+
 async def _migrate(args: argparse.Namespace) -> int:
     from firestore_verify.cli import EXIT_BAD_ROWS, EXIT_OK, authenticator_from, connect_from
 
     check_batch_size(args.batch_size)
+    _check_report_path(args.report)
     with open_source(args.source) as source:
+        # The whole source is vetted before Firestore is touched: bad input writes nothing.
+        source.check_schema()
         store = await connect_from(args)
         async with store, AsyncExitStack() as stack:
             auth = None
@@ -110,7 +133,9 @@ async def _check(args: argparse.Namespace) -> CheckResult:
     from firestore_verify.cli import connect_from
 
     check_batch_size(args.batch_size)
+    _check_report_path(args.report)
     with open_source(args.source) as source:
+        source.check_schema()
         store = await connect_from(args)
         async with store:
             return await check(source, store, batch_size=args.batch_size,

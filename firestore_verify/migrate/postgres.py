@@ -47,7 +47,9 @@ class PostgresSource(Source):
         try:
             self._conn = psycopg.connect(libpq_url(url), connect_timeout=15)
         except psycopg.Error as exc:
-            message = str(exc).strip().replace(url, self.url)
+            # libpq's messages span lines ("...refused\n\tIs the server running..."): one line.
+            lines = str(exc).replace(url, self.url).splitlines()
+            message = "; ".join(line.strip() for line in lines if line.strip())
             raise ConfigurationError(f"cannot connect to {self.url}: {message}") from None
         self._conn.read_only = True
         self._conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ

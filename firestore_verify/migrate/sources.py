@@ -15,15 +15,23 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from firestore_verify.errors import ConfigurationError
-from firestore_verify.migrate.schema import LegacyTable
+from firestore_verify.migrate.schema import LEGACY_TABLES, LegacyTable
 
 __all__ = ["Source", "open_source", "quote", "redact_url"]
 
 
 def redact_url(url: str) -> str:
     """``url`` with its password replaced by ``***`` (for logs and reports)."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        # Unparseable (``[::1`` without its bracket): hide all of user:password to be safe.
+        scheme, sep, rest = url.partition("://")
+        if not sep or "@" not in rest:
+            return url
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    if password is None:
         return url
     netloc = parts.netloc.rsplit("@", 1)
     user = parts.username or ""
@@ -77,6 +85,31 @@ class Source(abc.ABC):
         present = self.columns(spec.name)
         return [c for c in spec.required if c not in present]
 
+    def check_schema(self) -> None:
+        """Raise unless this is the legacy bot's database: before anything is written.
+
+        At least one legacy table must exist, and every one that does must have
+        its required columns (a wrong column found half way would leave a
+        partial migration behind).
+
+        Raises:
+            ConfigurationError: naming what is missing.
+        """
+        present = [name for name in LEGACY_TABLES if self.has_table(name)]
+        if not present:
+            raise ConfigurationError(
+                f"{self.url} has none of the legacy bot's tables "
+                f"({', '.join(LEGACY_TABLES)}): is it the bot's database? (An empty or "
+                "new file has no tables: point the URL at the database the bot writes.)"
+            )
+        problems = [f"{name} lacks {', '.join(missing)}" for name in present
+                    if (missing := self.missing_required(LEGACY_TABLES[name]))]
+        if problems:
+            raise ConfigurationError(
+                f"{self.url} is not the legacy bot schema: {'; '.join(problems)}. "
+                "Upgrade it with the bot's own migrations first."
+            )
+
     def count(self, spec: LegacyTable) -> int:
         """How many rows ``spec``'s table holds (0 when it does not exist)."""
         if not self.has_table(spec.name):
@@ -125,6 +158,14 @@ def open_source(url: str) -> Source:
     """
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     base = scheme.split("+", 1)[0]
+    if base in ("sqlite", "postgresql", "postgres"):
+        try:
+            urlsplit(url).port  # noqa: B018 - parsing the port is the check
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"{redact_url(url)!r} is not a valid database URL ({exc}): use "
+                "sqlite:///path/to/bot.db or postgresql://user:password@host:5432/dbname."
+            ) from None
     if base == "sqlite":
         from firestore_verify.migrate.sqlite import SqliteSource
 

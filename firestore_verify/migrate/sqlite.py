@@ -37,6 +37,11 @@ class SqliteSource(Source):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.path = sqlite_path(url)
+        if self.path.is_dir():
+            raise ConfigurationError(
+                f"{str(self.path)!r} (from {url!r}) is a directory, not a SQLite database "
+                "file: name the bot's .db file inside it."
+            )
         if not self.path.is_file():
             raise ConfigurationError(
                 f"SQLite database {str(self.path)!r} does not exist (from {url!r}); check the "

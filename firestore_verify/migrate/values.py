@@ -15,6 +15,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+from firestore_verify.models._base import check_storable as models_check_storable
+
 __all__ = [
     "BadValue",
     "check_storable",
@@ -31,7 +33,6 @@ _TRUE = {"1", "t", "true", "y", "yes", "on"}
 _FALSE = {"0", "f", "false", "n", "no", "off"}
 #: Firestore refuses documents over 1 MiB; stay well below it.
 MAX_DOCUMENT_BYTES = 1_000_000
-_INT64 = 2**63
 
 
 class BadValue(ValueError):
@@ -96,6 +97,8 @@ def to_json(value: Any, column: str) -> Any:
             return json.loads(value)
         except json.JSONDecodeError as exc:
             raise BadValue(f"{column}: invalid JSON ({exc.msg} at char {exc.pos})") from None
+        except RecursionError:
+            raise BadValue(f"{column}: JSON nested too deeply to store") from None
     return value
 
 
@@ -121,37 +124,16 @@ def to_text(value: Any) -> str | None:
     return text or None
 
 
-def _check(value: Any, where: str, in_array: bool) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
-        return
-    if isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise BadValue(f"{where}: integer {value} does not fit in 64 bits")
-        return
-    if isinstance(value, list):
-        if in_array:
-            raise BadValue(f"{where}: Firestore cannot store an array directly inside an array")
-        for index, item in enumerate(value):
-            _check(item, f"{where}[{index}]", True)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str) or not key:
-                raise BadValue(f"{where}: map keys must be non-empty text, not {key!r}")
-            _check(item, f"{where}.{key}", False)
-        return
-    if isinstance(value, datetime):
-        return
-    raise BadValue(f"{where}: {type(value).__name__} values cannot be stored")
-
-
 def check_storable(value: Any, column: str) -> None:
     """Raise :class:`BadValue` unless Firestore can store ``value`` (from JSON).
 
-    Firestore has no arrays of arrays, only 64-bit integers and documents of
-    at most 1 MiB.
+    Firestore has no arrays of arrays, only 64-bit integers, UTF-8 text, no
+    reserved map keys (``__name__``) and documents of at most 1 MiB.
     """
-    _check(value, column, False)
+    try:
+        models_check_storable(value, column)
+    except ValueError as exc:
+        raise BadValue(str(exc)) from None
     try:
         size = len(json.dumps(value, default=str))
     except (TypeError, ValueError) as exc:

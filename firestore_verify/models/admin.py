@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import uuid
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 from pydantic import Field
 
 from firestore_verify.models._base import (
     Document,
+    DocumentKey,
     InputModel,
     OptionalText,
+    StoredValue,
     Text,
     UserId,
     UtcDateTime,
@@ -20,7 +22,7 @@ from firestore_verify.models._base import (
 __all__ = ["Actor", "AdminUser", "AuditEntry", "ConfigEntry", "Role"]
 
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
-Key = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Key = DocumentKey
 
 
 class Role(str, Enum):
@@ -74,8 +76,8 @@ class AuditEntry(Document):
     action: Text
     resource_type: Text
     resource_id: OptionalText = None
-    old_value: Any = None
-    new_value: Any = None
+    old_value: StoredValue = None
+    new_value: StoredValue = None
     ip_address: Annotated[str | None, Field(default=None, max_length=64)] = None
     user_agent: Annotated[str | None, Field(default=None, max_length=1024)] = None
     created_at: UtcDateTime | None = None
@@ -89,7 +91,7 @@ class ConfigEntry(Document):
     server_timestamps: ClassVar[tuple[str, ...]] = ("updated_at",)
 
     key: Key
-    value: Any = None
+    value: StoredValue = None
     description: Annotated[str | None, Field(default=None, max_length=1024)] = None
     is_sensitive: bool = False
     updated_by: OptionalText = None

@@ -6,7 +6,15 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from firestore_verify.models._base import ChatId, Document, InputModel, Text, Username, UtcDateTime
+from firestore_verify.models._base import (
+    ChatId,
+    Count,
+    Document,
+    InputModel,
+    Text,
+    Username,
+    UtcDateTime,
+)
 
 __all__ = ["ChannelInfo", "ChannelRef", "EnforcedChannel", "InviteLink"]
 
@@ -21,7 +29,7 @@ class ChannelInfo(InputModel):
     title: Text
     username: Username | None = None
     invite_link: InviteLink | None = None
-    subscriber_count: int | None = Field(default=None, ge=0)
+    subscriber_count: Count | None = None
 
     def ref(self) -> ChannelRef:
         """The reference embedded in a protected group's ``enforced_channels``."""
@@ -62,7 +70,7 @@ class EnforcedChannel(Document):
     title: Text
     username: Username | None = None
     invite_link: InviteLink | None = None
-    subscriber_count: int | None = Field(default=None, ge=0)
+    subscriber_count: Count | None = None
     #: Ids of the protected groups that enforce this channel.
     linked_groups: list[ChatId] = Field(default_factory=list, max_length=10_000)
     created_at: UtcDateTime | None = None

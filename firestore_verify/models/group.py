@@ -8,6 +8,7 @@ from pydantic import Field, computed_field
 
 from firestore_verify.models._base import (
     ChatId,
+    Count,
     Document,
     InputModel,
     JsonMap,
@@ -33,7 +34,7 @@ class GroupInfo(InputModel):
 
     id: ChatId
     title: Text
-    member_count: int | None = Field(default=None, ge=0)
+    member_count: Count | None = None
 
 
 class ProtectedGroup(Document):
@@ -48,7 +49,7 @@ class ProtectedGroup(Document):
     enabled: bool = True
     #: Per-group settings: ``warning_template`` and the like.
     params: JsonMap = Field(default_factory=dict)
-    member_count: int | None = Field(default=None, ge=0)
+    member_count: Count | None = None
     enforced_channels: list[ChannelRef] = Field(
         default_factory=list, max_length=MAX_CHANNELS_PER_GROUP
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from firestore_verify.models._base import InputModel, UtcDateTime
+from firestore_verify.models._base import Count, InputModel, UtcDateTime
 
 __all__ = ["Stats"]
 
@@ -17,14 +15,14 @@ class Stats(InputModel):
     from storage, so it cannot disagree with them.
     """
 
-    total_groups: int = Field(default=0, ge=0)
-    total_channels: int = Field(default=0, ge=0)
-    total_verifications: int = Field(default=0, ge=0)
-    success_count: int = Field(default=0, ge=0)
-    failed_count: int = Field(default=0, ge=0)
-    error_count: int = Field(default=0, ge=0)
+    total_groups: Count = 0
+    total_channels: Count = 0
+    total_verifications: Count = 0
+    success_count: Count = 0
+    failed_count: Count = 0
+    error_count: Count = 0
     #: Distinct users ever verified (an addition to the seed's contract).
-    total_users: int = Field(default=0, ge=0)
+    total_users: Count = 0
     last_updated: UtcDateTime | None = None
 
     @property

@@ -9,7 +9,14 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from firestore_verify.models._base import ChatId, Document, OptionalText, UserId, UtcDateTime
+from firestore_verify.models._base import (
+    ChatId,
+    Document,
+    DocumentKey,
+    OptionalText,
+    UserId,
+    UtcDateTime,
+)
 
 __all__ = ["Status", "Verification"]
 
@@ -39,8 +46,7 @@ class Verification(Document):
     collection: ClassVar[str] = "verifications"
     server_timestamps: ClassVar[tuple[str, ...]] = ("created_at",)
 
-    id: str = Field(default_factory=_new_event_id, min_length=1, max_length=128,
-                    pattern=r"^[A-Za-z0-9_.:-]+$")
+    id: DocumentKey = Field(default_factory=_new_event_id)
     user_id: UserId
     group_id: ChatId
     channel_id: ChatId | None = None
