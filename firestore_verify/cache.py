@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import reprlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -55,16 +56,32 @@ _FIELDS: dict[str, tuple[str, type[float] | type[int], float, float]] = {
 }
 
 
+def _shown(value: object) -> str:
+    """``value``'s repr for an error message, shortened (deep or huge values included)."""
+    try:
+        return reprlib.repr(value)
+    except ValueError:  # ints of more than 4300 digits refuse to become text
+        return "a value too large to show"
+
+
 def _validate(name: str, field: str, value: object) -> None:
     """Raise ConfigurationError, naming ``name``, unless ``value`` fits ``field``."""
     _, kind, low, high = _FIELDS[field]
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
         what = "an integer" if kind is int else "a number"
-        raise ConfigurationError(f"{name} must be {what}, got {value!r}")
-    if not (low <= value < high):
+        raise ConfigurationError(f"{name} must be {what}, got {_shown(value)}")
+    if kind is float:
+        # An int past float's range compares below inf, then overflows in arithmetic.
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:
+            finite = False
+    else:
+        finite = True
+    if not (finite and low <= value < high):
         what = "an integer" if kind is int else "a finite number"
         bound = f">= {low}" if high == math.inf else f"in [{low}, {high})"
-        raise ConfigurationError(f"{name} must be {what} {bound}, got {value!r}")
+        raise ConfigurationError(f"{name} must be {what} {bound}, got {_shown(value)}")
 
 
 @dataclass(frozen=True)

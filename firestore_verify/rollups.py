@@ -100,7 +100,11 @@ class UserState:
         )
 
     def knows(self, day: str, group_id: int) -> bool:
-        """Whether recording (day, group) would change nothing for this user."""
+        """Whether recording (day, group) would change no day or group of this user.
+
+        It does not look at ``first_seen``: an event earlier on :attr:`first_day`
+        still moves it back (``plan_batch`` checks that).
+        """
         return (
             self.exists
             and day in self.days
@@ -166,6 +170,18 @@ def _nested_increments(counts: dict[str, int]) -> dict[str, Any]:
     return out
 
 
+def _earlier_first_seen(state: UserState, day: str, moment: datetime) -> bool:
+    """Whether ``moment``, on the user's first day, comes before the stored ``first_seen``.
+
+    An earlier batch may have recorded a later event of that same day first
+    (batches arrive in any order); ``first_seen`` must still be the earliest.
+    """
+    if state.first_day is None or day != state.first_day:
+        return False
+    # Anything but a datetime (another client's write) says nothing: replace it.
+    return not isinstance(state.first_seen, datetime) or moment < state.first_seen
+
+
 def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -> BatchPlan:
     """Plan the writes for ``events`` given the known state of their users.
 
@@ -203,7 +219,8 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
         g.add(status)
 
         base = states.get(event.user_id) or users[event.user_id]
-        if base.knows(day, event.group_id):
+        earlier = _earlier_first_seen(base, day, event.occurred_at)
+        if base.knows(day, event.group_id) and not earlier:
             continue
         state = UserState(
             exists=base.exists, first_day=base.first_day, first_seen=base.first_seen,
@@ -219,6 +236,8 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
             day_counts(state.first_day).add("new_users", -1)
             state.first_day, state.first_seen = day, event.occurred_at
             d.add("new_users")
+        elif earlier:
+            state.first_seen = event.occurred_at
         if day not in state.days:
             state.days = _remember(state.days, day)
             d.add("unique_users")

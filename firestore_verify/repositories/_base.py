@@ -9,9 +9,10 @@ import contextlib
 import json
 import logging
 import random
+import reprlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -29,7 +30,13 @@ from firestore_verify.errors import (
 )
 from firestore_verify.live import LiveStream, document_source, query_source
 from firestore_verify.models import Actor
-from firestore_verify.models._base import Document, invalid_input, plain_value
+from firestore_verify.models._base import (
+    Document,
+    check_document_id,
+    check_storable,
+    invalid_input,
+    plain_value,
+)
 from firestore_verify.repositories._audit import stage_audit
 
 if TYPE_CHECKING:
@@ -74,10 +81,22 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+#: Longest document id Firestore stores, in UTF-8 bytes.
+_MAX_ID_BYTES = 1500
+
+
 def _decode_cursor(cursor: str, expected: int) -> list[Any]:
+    """The ``expected`` values of a cursor ``_encode_cursor`` made, or ``InvalidInputError``.
+
+    A cursor comes back from the caller, so it may be tampered with: every value
+    must be one Firestore accepts in ``start_after``, and the last a document id.
+    """
     def dec(value: Any) -> Any:
         if isinstance(value, dict) and set(value) == {"$dt"}:
-            return datetime.fromisoformat(value["$dt"])
+            moment = datetime.fromisoformat(value["$dt"])
+            # The client converts to UTC, where 9999-12-31T23:59-05:00 overflows.
+            moment.astimezone(timezone.utc)
+            return moment
         return value
 
     try:
@@ -85,14 +104,23 @@ def _decode_cursor(cursor: str, expected: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != expected:
             raise ValueError("wrong shape")
-        if not isinstance(values[-1], str) or not values[-1] or "/" in values[-1]:
-            # Firestore would answer with a raw InvalidArgument (or the client a ValueError).
+        last = values[-1]
+        # Unchecked, a bad value reaches Firestore and comes back as a raw
+        # InvalidArgument (or the client raises its own ValueError).
+        if not isinstance(last, str) or not last or "/" in last:
             raise ValueError("no document id at its end")
+        check_document_id(last)
+        for index, value in enumerate(values):
+            check_storable(value, f"value {index}")
+        if len(last.encode("utf-8")) > _MAX_ID_BYTES:
+            raise ValueError(f"a document id is at most {_MAX_ID_BYTES} bytes")
         return [dec(v) for v in values]
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # RecursionError: JSON nested thousands deep, which json.loads cannot parse.
         raise InvalidInputError(
-            f"cursor {cursor!r} is not one this listing returned ({exc}); start again "
-            "without a cursor, with the same order_by."
+            f"cursor {reprlib.repr(cursor)} is not one this listing returned "
+            f"({exc!s:.200}); start again without a cursor, with the same order_by.",
+            errors=["cursor: not one this listing returned"],
         ) from None
 
 
