@@ -35,6 +35,7 @@ from firestore_verify.errors import (
     UnavailableError,
 )
 from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
+from firestore_verify.leases import ShardLeases
 from firestore_verify.models import Verification
 from firestore_verify.models._base import invalid_input
 from firestore_verify.spool import EventSpool
@@ -101,6 +102,14 @@ class LoggerSettings(BaseModel):
     #: returns, and removed once committed; the next start replays what is left, so
     #: even a killed process loses nothing. ``None``: events live in memory only.
     spool: Path | None = None
+    #: Share the ``shards`` with every other process through leases in Firestore:
+    #: each process writes only to the shards it holds, so each hot document has
+    #: one writer whatever the number of processes. ``shards`` is then the
+    #: fleet's pool: make it at least the most processes you will run.
+    leases: bool = False
+    #: Seconds a shard lease lasts without renewal (a crashed process's shards
+    #: are taken over after it).
+    lease_seconds: float = Field(default=30.0, ge=3, le=600)
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -128,6 +137,8 @@ class LoggerHealth(BaseModel):
     last_error_at: datetime | None = None
     #: When a commit last went through (UTC).
     last_commit_at: datetime | None = None
+    #: Counter shards this logger may write to now (all of them without leases).
+    shards: list[int] = Field(default_factory=list)
 
 
 class LoggerStats(BaseModel):
@@ -210,6 +221,8 @@ class VerificationLogger:
         self._last_error_at: datetime | None = None
         self._last_commit_at: datetime | None = None
         self._spool: EventSpool | None = None
+        self._leases: ShardLeases | None = None
+        self._lease_scope: anyio.CancelScope | None = None
         #: What this logger has done so far.
         self.stats = LoggerStats()
 
@@ -227,7 +240,14 @@ class VerificationLogger:
         return LoggerHealth(status=status, pending=self.pending,
                             consecutive_errors=self._errors_in_row,
                             last_error=self._last_error, last_error_at=self._last_error_at,
-                            last_commit_at=self._last_commit_at)
+                            last_commit_at=self._last_commit_at, shards=self._writable())
+
+    def _writable(self) -> list[int]:
+        if self._closed:
+            return []
+        if self._leases is not None:
+            return self._leases.held()
+        return list(range(len(self._buckets)))
 
     # -- recording --------------------------------------------------------------------
     @property
@@ -339,8 +359,9 @@ class VerificationLogger:
     def _free_shard(self, now: float) -> tuple[int | None, float]:
         """A shard that may commit now, else the time until one may."""
         best_wait = float("inf")
+        writable = self._writable()
         # Random order: processes sharing the shards rarely pick the same one at once.
-        order = random.sample(range(len(self._buckets)), len(self._buckets))
+        order = random.sample(writable, len(writable))
         for index in order:
             bucket = self._buckets[index]
             if index in self._busy_shards:
@@ -383,7 +404,7 @@ class VerificationLogger:
                 if self._closing and not self._in_flight_events:
                     return
                 if (not self._closing and self._rate_dirty and not self._busy_shards
-                        and self._failure is None):
+                        and self._failure is None and 0 in self._writable()):
                     await self._refresh_rate()
                     continue
                 await self._wait_change()
@@ -523,8 +544,14 @@ class VerificationLogger:
             replay = self._spool.pending()
         try:
             await self._writer.announce_shards(self.settings.shards)
+            if self.settings.leases:
+                self._leases = ShardLeases(self._store, pool=self.settings.shards,
+                                           ttl=self.settings.lease_seconds,
+                                           on_change=self._notify)
+                await self._leases.acquire()
         except BaseException:
             self._close_spool()
+            self._leases = None
             raise
         self._started = True
         self._closed = False
@@ -532,11 +559,18 @@ class VerificationLogger:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._dispatch)
+        if self._leases is not None:
+            self._task_group.start_soon(self._maintain_leases, self._leases)
         for event in replay:  # a previous run's; the writer skips those that did land
             self._push(event, replayed=True)
         if replay:
             log.info("replaying %d events from the spool %s", len(replay), self.settings.spool)
         return self
+
+    async def _maintain_leases(self, leases: ShardLeases) -> None:
+        with anyio.CancelScope() as scope:
+            self._lease_scope = scope
+            await leases.maintain()
 
     def _close_spool(self) -> None:
         if self._spool is not None:
@@ -559,6 +593,7 @@ class VerificationLogger:
         # Drain even when the body failed or was cancelled: accepted events are owed.
         with anyio.CancelScope(shield=True):
             with anyio.move_on_after(timeout if timeout is not None else float("inf")):
+                # While draining the leases are still renewed (a long drain keeps its shards).
                 while self.pending and self._failure is None:
                     await self._wait_change(0.5)
             if self.pending:
@@ -566,12 +601,19 @@ class VerificationLogger:
                 failed = self._failed_error() if self._failure is not None else None
                 self._buffer.clear()
                 group.cancel_scope.cancel()
+        if self._lease_scope is not None:
+            self._lease_scope.cancel()
         try:
             await group.__aexit__(None, None, None)
         finally:
             self._closed = True
             self._task_group = None
             self._close_spool()
+            if self._leases is not None:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                    await self._leases.release_all()
+                self._leases = None
+                self._lease_scope = None
         if unwritten:
             if failed is not None:
                 raise failed
