@@ -210,10 +210,15 @@ class ShardLeases:
 
     async def maintain(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
                        ) -> None:
-        """Renew every ``ttl / 3`` seconds until cancelled; failures are logged, then retried."""
+        """Renew every ``ttl / 3`` seconds (every second while holding none) until cancelled.
+
+        Failures are logged and retried at the next turn; the leases then lapse
+        and writes wait, nothing is lost.
+        """
         task_status.started()
         while True:
-            await anyio.sleep(self.ttl / 3)
+            # Holding nothing, ask again soon: a process that stops frees its shards at once.
+            await anyio.sleep(self.ttl / 3 if self.held() else min(1.0, self.ttl / 3))
             try:
                 await self.renew()
             except FirestoreVerifyError as exc:

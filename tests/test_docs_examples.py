@@ -67,3 +67,20 @@ async def test_browser_example_shows_typed_masked_documents(store: fv.Store) -> 
             "value": {"type": "integer", "value": 30}}},
     ]
     assert shown[0]["fields"]["updated_at"]["type"] == "timestamp"
+
+
+async def test_reliability_example_fails_fast_and_reports_health(store: fv.Store) -> None:
+    outcome, stale, health = await load(EXAMPLES / "reliability.py").main(store)
+    assert outcome == f"unavailable: {stale}"
+    assert (health.status, health.pending, health.consecutive_errors) == ("ok", 0, 0)
+    assert health.last_commit_at is not None
+    assert (await store.stats.get()).total_verifications == 1
+
+
+async def test_fleet_example_counts_both_processes_once(store: fv.Store) -> None:
+    statuses = await load(EXAMPLES / "fleet_leases.py").main(store)
+    assert statuses == ["ok", "ok"]
+    stats = await store.stats.get()
+    assert (stats.total_verifications, stats.total_users) == (100, 100)
+    leases = store.collection("_metadata").document("leases").collection("shards")
+    assert [s.id async for s in leases.stream()] == []  # both gave their shards back
