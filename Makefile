@@ -12,17 +12,23 @@ NODE_STAMP := node_modules/.installed.stamp
 # mkdocs-material prints a banner about its successor on every build.
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: venv system-deps vendor-js test lint typecheck docs bench demo bot-demo clean
+.PHONY: venv system-deps vendor-js test lint typecheck docs bench soak demo bot-demo clean
 
 venv: $(STAMP) $(NODE_STAMP) system-deps
 
 # Debian packages the tests start: Chromium for the browser tests (never
-# `playwright install`) and redis-server for the shared rate limits.
+# `playwright install`) and redis-server for the shared rate limits and cache;
+# docker-compose only validates deploy/compose.yaml (no engine: its
+# recommends, docker.io among them, are left out), nginx fronts the bot fleet.
 SYSTEM_PACKAGES := chromium redis-server
+LEAN_PACKAGES := docker-compose nginx
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	lean=""; for p in $(LEAN_PACKAGES); do command -v $$p >/dev/null || lean="$$lean $$p"; done; \
+	if [ -n "$$missing$$lean" ]; then apt-get update -qq; fi; \
+	if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	if [ -n "$$lean" ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends $$lean >/dev/null; fi
 
 # Refresh the dashboard's vendored JavaScript (htmx 2, htmx-ext-sse, Chart.js) from npm.
 vendor-js:
@@ -51,6 +57,7 @@ typecheck: venv
 	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mypy --strict examples/api/fsv_api
 	$(BIN)/mypy --strict examples/dashboard/fsv_dashboard
+	MYPYPATH=examples/bot $(BIN)/mypy --strict scripts
 
 docs: venv
 	$(BIN)/mkdocs build --strict --site-dir site
@@ -61,6 +68,7 @@ test: venv
 	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mypy --strict examples/api/fsv_api
 	$(BIN)/mypy --strict examples/dashboard/fsv_dashboard
+	MYPYPATH=examples/bot $(BIN)/mypy --strict scripts
 	$(BIN)/mkdocs build --strict --site-dir site
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/bot/tests
@@ -73,6 +81,12 @@ bench: venv
 	else \
 		echo "no benchmarks yet (bench/__main__.py is missing)"; \
 	fi
+
+# The simulated bot under scheduled network faults for about ten minutes (SOAK_MINUTES),
+# then a recount: prints events taken / stored / lost / duplicated and memory; fails on loss.
+SOAK_MINUTES ?= 10
+soak: venv
+	$(BIN)/python scripts/soak.py --minutes $(SOAK_MINUTES)
 
 # The whole system: emulators, a demo owner, the simulated bot, the API and the live
 # dashboard (its URL and sign-in are printed); Ctrl-C stops it all, the data is kept.
