@@ -59,7 +59,7 @@ class WriteOutcome:
     already_stored: int
     #: Commits that failed on a precondition and were re-planned.
     conflicts: int
-    #: Commits retried after a transient error.
+    #: Reads and commits retried after a transient error.
     retries: int
 
 
@@ -127,7 +127,14 @@ class EventWriter:
         users = {e.user_id for e in events}
         return len(events) + len(days) + len(group_days) + len(users) + 2
 
-    async def _user_states(self, events: Sequence[Verification]) -> dict[int, UserState]:
+    def _read_options(self, on_error: Callable[[Exception], None] | None) -> dict[str, Any]:
+        calls = self._store.calls
+        return {"retry": calls.retry(on_error=on_error),
+                "timeout": min(calls.attempt_timeout, calls.timeout)}
+
+    async def _user_states(self, events: Sequence[Verification], *,
+                           on_error: Callable[[Exception], None] | None = None,
+                           ) -> dict[int, UserState]:
         states: dict[int, UserState] = {}
         missing: list[int] = []
         for user_id in {e.user_id for e in events}:
@@ -138,7 +145,7 @@ class EventWriter:
                 states[user_id] = cached
         if missing:
             refs = [self._users.document(str(u)) for u in missing]
-            async for snap in self._store.client.get_all(refs, **self._store.calls.options):
+            async for snap in self._store.client.get_all(refs, **self._read_options(on_error)):
                 state = UserState.from_document(
                     snap.to_dict() if snap.exists else None,
                     snap.update_time if snap.exists else None,
@@ -146,10 +153,11 @@ class EventWriter:
                 states[int(snap.id)] = state
         return states
 
-    async def _stored_ids(self, events: Sequence[Verification]) -> set[str]:
+    async def _stored_ids(self, events: Sequence[Verification], *,
+                          on_error: Callable[[Exception], None] | None = None) -> set[str]:
         refs = [self._events.document(e.id) for e in events]
-        return {s.id async for s in self._store.client.get_all(refs, **self._store.calls.options)
-                if s.exists}
+        return {s.id async for s in self._store.client.get_all(
+            refs, **self._read_options(on_error)) if s.exists}
 
     async def _commit(self, batch: Any, pace: Callable[[], Awaitable[None]] | None,
                       retrying: Callable[[Exception], None]) -> Any:
@@ -214,7 +222,7 @@ class EventWriter:
                 on_error(exc)
 
         while pending:
-            states = await self._user_states(pending)
+            states = await self._user_states(pending, on_error=retrying)
             plan = plan_batch(pending, states)
             if plan.write_count + 2 > MAX_WRITES_PER_COMMIT:
                 # Backfilled events can add rollup corrections: split and write each half.
@@ -259,7 +267,7 @@ class EventWriter:
                 results = await self._commit(batch, pace, retrying)
             except CONFLICT as exc:
                 self._cache.drop(list(states))
-                stored = await self._stored_ids(pending)
+                stored = await self._stored_ids(pending, on_error=retrying)
                 if not stored:
                     # A concurrent writer moved a user's state. Events found stored
                     # instead make this a replay: reported as already_stored only.

@@ -8,7 +8,9 @@ Two layers:
   automatically when firestore-verify is installed, provides the
   ``firestore_emulator``, ``firestore_project`` and ``store`` fixtures, and
   ``auth_emulator``, ``auth_project``, ``admin_store`` and ``authenticator``;
-  ``add_admin()`` makes a signed-up user an admin of a store in one call.
+  ``add_admin()`` makes a signed-up user an admin of a store in one call;
+* ``FaultProxy`` sits between a client and the emulator and injects network
+  faults (latency, resets, outages, silence, lost responses) on command.
 """
 
 from __future__ import annotations
@@ -28,11 +30,15 @@ from firestore_verify.testing.emulator import (
     find_emulator_jar,
     find_java,
 )
+from firestore_verify.testing.faults import Fault, FaultProxy, FaultStats
 
 __all__ = [
     "AuthEmulator",
     "EmulatorError",
     "EmulatorNotFoundError",
+    "Fault",
+    "FaultProxy",
+    "FaultStats",
     "FirebaseToolsNotFoundError",
     "FirestoreEmulator",
     "JavaNotFoundError",
