@@ -40,7 +40,7 @@ from firestore_verify.cache import CacheSettings
 from firestore_verify.errors import InvalidInputError
 from firestore_verify.live import LiveStream, query_source
 from firestore_verify.models import Actor, ConfigEntry
-from firestore_verify.models._base import _too_deep, invalid_input
+from firestore_verify.models._base import TypedErrorsModel
 from firestore_verify.repositories.admin import MASK
 
 if TYPE_CHECKING:
@@ -97,22 +97,10 @@ def _cache_field(name: str, description: str) -> Any:
                  allow_inf_nan=False if isinstance(default, float) else None, **bounds)
 
 
-class _Section(BaseModel):
+class _Section(TypedErrorsModel):
     """A frozen, strict config model whose invalid input is an ``InvalidInputError``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise invalid_input(exc, type(self).__name__) from None
-        except RecursionError:
-            raise _too_deep(type(self).__name__) from None
-
-    # As in InputModel: nested validation (BotConfig's sections, model_validate) must
-    # not call this __init__, so one error names the full path (cache.jitter).
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
 class MessageConfig(_Section):

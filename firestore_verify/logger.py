@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 from anyio.abc import TaskGroup
 from google.api_core import exceptions as gexc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from firestore_verify.calls import is_transient
 from firestore_verify.errors import (
@@ -37,7 +37,7 @@ from firestore_verify.errors import (
 from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
 from firestore_verify.leases import ShardLeases
 from firestore_verify.models import Verification
-from firestore_verify.models._base import invalid_input
+from firestore_verify.models._base import TypedErrorsModel
 from firestore_verify.spool import EventSpool
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class FlushTimeoutError(FirestoreVerifyError):
         self.unwritten = unwritten
 
 
-class LoggerSettings(BaseModel):
+class LoggerSettings(TypedErrorsModel):
     """How a :class:`VerificationLogger` balances liveness against write rates."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -110,12 +110,6 @@ class LoggerSettings(BaseModel):
     #: Seconds a shard lease lasts without renewal (a crashed process's shards
     #: are taken over after it).
     lease_seconds: float = Field(default=30.0, ge=3, le=600)
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise invalid_input(exc, "LoggerSettings") from None
 
 
 class LoggerHealth(BaseModel):

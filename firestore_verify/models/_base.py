@@ -24,6 +24,7 @@ __all__ = [
     "Document",
     "DocumentKey",
     "InputModel",
+    "TypedErrorsModel",
     "JsonMap",
     "OptionalText",
     "StoredValue",
@@ -205,19 +206,12 @@ Username = Annotated[
 JsonMap = Annotated[dict[str, Any], AfterValidator(_json_map)]
 
 
-class InputModel(BaseModel):
-    """Strict input model: unknown fields are errors, text is stripped.
+class TypedErrorsModel(BaseModel):
+    """A pydantic model whose invalid input raises ``InvalidInputError``, never pydantic's error.
 
-    Validation problems raise :class:`~firestore_verify.errors.InvalidInputError`
-    (a ``ValueError``) listing every bad field.
+    The one place where a construction error is translated: every public model
+    and settings class of the library derives from it.
     """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        str_strip_whitespace=True,
-        validate_assignment=True,
-        populate_by_name=True,
-    )
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -231,6 +225,22 @@ class InputModel(BaseModel):
     # nested models) must not call it, or our error would be wrapped into a pydantic
     # "Value error" at the top level and lose the names of the bad fields.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class InputModel(TypedErrorsModel):
+    """Strict input model: unknown fields are errors, text is stripped.
+
+    Validation problems raise :class:`~firestore_verify.errors.InvalidInputError`
+    (a ``ValueError``) listing every bad field.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        validate_assignment=True,
+        populate_by_name=True,
+    )
+
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Assign a field, validated (``validate_assignment``), with typed errors."""
