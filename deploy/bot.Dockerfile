@@ -11,7 +11,7 @@ RUN python -m venv /opt/fsv
 COPY pyproject.toml README.md LICENSE /src/
 COPY firestore_verify /src/firestore_verify
 COPY examples/bot /src/examples/bot
-RUN /opt/fsv/bin/pip install /src /src/examples/bot
+RUN /opt/fsv/bin/pip install '/src[redis]' '/src/examples/bot[redis]'
 
 FROM python:3.11-slim-bookworm
 ENV PATH=/opt/fsv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1

@@ -79,6 +79,7 @@ from firestore_verify.membership import (
     CheckResult,
     MembershipChecker,
     MembershipLookup,
+    SharedMembershipCache,
 )
 from firestore_verify.models import (
     Actor,
@@ -99,6 +100,7 @@ from firestore_verify.models import (
 )
 from firestore_verify.page_streams import StreamSpec, merged
 from firestore_verify.permissions import ROLE_PERMISSIONS, Permission, allows
+from firestore_verify.redis_cache import RedisCacheStats, RedisMembershipCache
 from firestore_verify.repositories import BulkOutcome, Filter, Page, ProtectResult
 from firestore_verify.repositories.admin import MASK
 from firestore_verify.serving import run_admin_app, serve
@@ -109,9 +111,6 @@ from firestore_verify.store import Store, connect
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_WARNING_TEMPLATE",
-    "MASK",
-    "ROLE_PERMISSIONS",
     "Activity",
     "Actor",
     "AdminAccounts",
@@ -132,10 +131,10 @@ __all__ = [
     "CacheConfig",
     "CacheSettings",
     "CacheStats",
+    "CallPolicy",
     "ChannelInfo",
     "ChannelRef",
     "ChannelResult",
-    "CallPolicy",
     "CheckResult",
     "CollectionBrowser",
     "Comparison",
@@ -145,6 +144,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "Counts",
+    "DEFAULT_WARNING_TEMPLATE",
     "Drift",
     "EncodedValue",
     "EnforcedChannel",
@@ -168,6 +168,7 @@ __all__ = [
     "LoggerSettings",
     "LoggerStats",
     "LoggingConfig",
+    "MASK",
     "MembershipCache",
     "MembershipChecker",
     "MembershipLookup",
@@ -177,22 +178,26 @@ __all__ = [
     "Owner",
     "OwnerInfo",
     "Page",
-    "Permission",
     "PasswordSignIn",
+    "Permission",
     "PermissionDeniedError",
     "Principal",
     "ProtectResult",
     "ProtectedGroup",
-    "Report",
+    "ROLE_PERMISSIONS",
     "RateLimitConfig",
+    "RedisCacheStats",
+    "RedisMembershipCache",
+    "Report",
     "Role",
+    "SharedMembershipCache",
+    "SpoolError",
     "Stats",
     "StatsRepository",
     "Status",
     "Store",
     "StreamSpec",
     "SubscriberDroppedError",
-    "SpoolError",
     "Subscription",
     "Summary",
     "TooManyAttemptsError",
@@ -203,6 +208,7 @@ __all__ = [
     "VerificationRepository",
     "WebhookConfig",
     "WriteOutcome",
+    "__version__",
     "admin_backend",
     "allows",
     "connect",
@@ -211,5 +217,4 @@ __all__ = [
     "run_admin_app",
     "serve",
     "setup_json_logging",
-    "__version__",
 ]

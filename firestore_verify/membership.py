@@ -6,23 +6,75 @@ messenger (a ``lookup`` coroutine the bot supplies, e.g. around Telegram's
 ``getChatMember``), and record one verification event per channel. It is
 **fail safe**: a lookup that raises counts as *not verified* and is logged with
 status ``error`` and the exception's class name as ``error_type``.
+
+The cache is a :class:`~firestore_verify.MembershipCache` in this process's memory,
+or one shared by every process, such as
+:class:`~firestore_verify.redis_cache.RedisMembershipCache`: a cache that also has
+the asynchronous methods of :class:`SharedMembershipCache` is awaited through them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from firestore_verify.cache import MembershipCache
 from firestore_verify.logger import VerificationLogger
 from firestore_verify.models import ChannelRef, ProtectedGroup, Status, Verification
 
-__all__ = ["ChannelResult", "CheckResult", "MembershipChecker", "MembershipLookup"]
+__all__ = [
+    "ChannelResult",
+    "CheckResult",
+    "MembershipChecker",
+    "MembershipLookup",
+    "SharedMembershipCache",
+]
 
 #: ``await lookup(user_id, channel_id)``: whether the user is a member of the channel.
 MembershipLookup = Callable[[int, int], Awaitable[bool]]
+
+
+@runtime_checkable
+class SharedMembershipCache(Protocol):
+    """A cache whose answers live outside the process (Redis), asked asynchronously.
+
+    :class:`MembershipChecker` awaits these methods when its cache has them, and
+    calls :class:`~firestore_verify.MembershipCache`'s synchronous ones otherwise.
+    """
+
+    async def aget(self, user_id: int, channel_id: int) -> bool | None:
+        """The cached answer, or ``None`` when there is none."""
+        ...
+
+    async def aset(self, user_id: int, channel_id: int, is_member: bool) -> None:
+        """Remember ``is_member`` for every process."""
+        ...
+
+    async def ainvalidate(self, user_id: int, channel_ids: Iterable[int] | None = None) -> None:
+        """Forget the user's answers for ``channel_ids`` (all if ``None``) in every process."""
+        ...
+
+
+class _InProcess:
+    """:class:`SharedMembershipCache` over a cache in this process's memory."""
+
+    def __init__(self, cache: MembershipCache) -> None:
+        self.cache = cache
+
+    async def aget(self, user_id: int, channel_id: int) -> bool | None:
+        return self.cache.get(user_id, channel_id)
+
+    async def aset(self, user_id: int, channel_id: int, is_member: bool) -> None:
+        self.cache.set(user_id, channel_id, is_member)
+
+    async def ainvalidate(self, user_id: int, channel_ids: Iterable[int] | None = None) -> None:
+        if channel_ids is None:
+            self.cache.invalidate(user_id)
+        for channel_id in channel_ids or ():
+            self.cache.invalidate(user_id, channel_id)
 
 
 @dataclass(frozen=True)
@@ -62,7 +114,9 @@ class MembershipChecker:
 
     Args:
         lookup: Asks the messenger whether a user is a member of a channel.
-        cache: Remembers answers (positive and negative TTLs).
+        cache: Remembers answers (positive and negative TTLs): in this process's
+            memory, or shared by every process when it implements
+            :class:`SharedMembershipCache` (e.g. ``RedisMembershipCache``).
         logger: Receives one :class:`~firestore_verify.Verification` per channel
             checked; when its buffer is full the check waits for room
             (backpressure) rather than dropping the event.
@@ -79,7 +133,10 @@ class MembershipChecker:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._lookup = lookup
+        #: The cache, as given.
         self.cache = cache
+        self._shared: SharedMembershipCache = (
+            cache if isinstance(cache, SharedMembershipCache) else _InProcess(cache))
         self._logger = logger
         self._on_result = on_result
         self._clock = clock
@@ -88,19 +145,29 @@ class MembershipChecker:
                     fresh: bool = False) -> CheckResult:
         """Check ``user_id`` in every channel of ``group``, concurrently.
 
-        ``fresh`` drops the user's cached answers first (after "I have joined").
+        ``fresh`` drops the user's cached answers for the group's channels first
+        (after "I have joined"), in every process when the cache is shared.
         """
         if fresh:
-            self.cache.invalidate(user_id)
+            await self._shared.ainvalidate(
+                user_id, [ref.channel_id for ref in group.enforced_channels])
         results = await asyncio.gather(
             *(self._check_channel(user_id, group.id, ref) for ref in group.enforced_channels)
         )
         return CheckResult(user_id, group.id, list(results))
 
+    async def invalidate(self, user_id: int, channel_id: int | None = None) -> None:
+        """Forget the user's answer for ``channel_id`` (every channel if ``None``).
+
+        For a ``chat_member`` update (the user joined or left a channel). With a shared
+        cache, every process has forgotten it when this returns.
+        """
+        await self._shared.ainvalidate(user_id, None if channel_id is None else [channel_id])
+
     async def _check_channel(self, user_id: int, group_id: int,
                              ref: ChannelRef) -> ChannelResult:
         started = self._clock()
-        cached = self.cache.get(user_id, ref.channel_id)
+        cached = await self._shared.aget(user_id, ref.channel_id)
         error_type: str | None = None
         if cached is not None:
             status = Status.SUCCESS if cached else Status.FAILED
@@ -111,7 +178,7 @@ class MembershipChecker:
                 error_type = type(exc).__name__
                 status = Status.ERROR
             else:
-                self.cache.set(user_id, ref.channel_id, joined)
+                await self._shared.aset(user_id, ref.channel_id, joined)
                 status = Status.SUCCESS if joined else Status.FAILED
         latency_ms = (self._clock() - started) * 1000
         result = ChannelResult(ref, status, cached is not None, latency_ms, error_type)

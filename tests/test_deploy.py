@@ -55,7 +55,7 @@ COMPOSE = DEPLOY / "compose.yaml"
 
 #: Set by the deployment for the bot before the bot reads it (issue "Scale out": the
 #: shared membership cache on Redis). Remove a name here once the bot reads it.
-ANNOUNCED = {"bot": {"FSV_REDIS_URL"}}
+ANNOUNCED: dict[str, set[str]] = {}
 #: Read by Python itself, not by an app; allowed only in a Dockerfile's ENV.
 PYTHON_RUNTIME = {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
 #: Read by uvicorn, which serves the API and the dashboard (checked in its source below).

@@ -10,7 +10,9 @@ Two layers:
   ``auth_emulator``, ``auth_project``, ``admin_store`` and ``authenticator``;
   ``add_admin()`` makes a signed-up user an admin of a store in one call;
 * ``FaultProxy`` sits between a client and the emulator and injects network
-  faults (latency, resets, outages, silence, lost responses) on command.
+  faults (latency, resets, outages, silence, lost responses) on command;
+* ``RedisServer`` runs a throwaway redis-server (free port, no persistence)
+  that tests can stop and restart.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ from firestore_verify.testing.emulator import (
     find_java,
 )
 from firestore_verify.testing.faults import Fault, FaultProxy, FaultStats
+from firestore_verify.testing.redis_server import (
+    RedisNotFoundError,
+    RedisServer,
+    RedisServerError,
+    find_redis_server,
+)
 
 __all__ = [
     "AuthEmulator",
@@ -43,8 +51,12 @@ __all__ = [
     "FirestoreEmulator",
     "JavaNotFoundError",
     "OobCode",
+    "RedisNotFoundError",
+    "RedisServer",
+    "RedisServerError",
     "add_admin",
     "find_emulator_jar",
     "find_firebase_bin",
     "find_java",
+    "find_redis_server",
 ]

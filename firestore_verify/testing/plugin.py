@@ -53,6 +53,7 @@ from firestore_verify.errors import ConfigurationError
 from firestore_verify.store import Store, connect
 from firestore_verify.testing.auth_emulator import AuthEmulator
 from firestore_verify.testing.emulator import EmulatorError, FirestoreEmulator
+from firestore_verify.testing.redis_server import RedisNotFoundError, RedisServer
 
 __all__ = [
     "AUTH_HOST_ENV_VAR",
@@ -268,3 +269,20 @@ async def authenticator(
         yield auth
     finally:
         await auth.close()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway redis-server on a free port of 127.0.0.1 (no persistence), stopped after.
+
+    Skips the requesting test when ``redis-server`` is not installed, or fails it
+    when ``FIRESTORE_VERIFY_REQUIRE_EMULATOR=1``.
+    """
+    try:
+        server = RedisServer()
+    except RedisNotFoundError as exc:
+        if _emulator_required():
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    with server:
+        yield server

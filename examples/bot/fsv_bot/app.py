@@ -63,6 +63,7 @@ class BotRuntime:
     store: fv.Store
     application: AnyApplication
     registry: fv.GroupIndex
+    #: In memory, or a ``RedisMembershipCache`` shared by every process (``FSV_REDIS_URL``).
     cache: fv.MembershipCache
     events: fv.VerificationLogger
     metrics: Metrics
@@ -84,8 +85,18 @@ class BotRuntime:
         server = self.metrics_server
         return None if server is None else f"http://{self.settings.metrics_host}:{server.port}"
 
+    @property
+    def cache_status(self) -> str:
+        """``memory`` (this process's own), ``redis`` (shared) or ``degraded`` (Redis is away)."""
+        cache = self.cache
+        return cache.status if isinstance(cache, fv.RedisMembershipCache) else "memory"
+
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy when the group and config watches are live and PTB is receiving updates."""
+        """Healthy when the group and config watches are live and PTB is receiving updates.
+
+        A degraded cache is reported (``cache: degraded``) but does not make the bot
+        unhealthy: it keeps checking, from memory, and goes back to Redis by itself.
+        """
         updater = self.application.updater
         receiving = self.application.running and (updater is None or updater.running)
         cache = self.cache.stats
@@ -99,6 +110,7 @@ class BotRuntime:
             # ok / retrying (Firestore errors, events kept) / failed (no retry fixes it).
             "events_logger": self.events.health.status,
             "events_last_error": self.events.health.last_error,
+            "cache": self.cache_status,
             "cache_entries": cache.size,
             "cache_hit_rate": round(cache.hit_rate, 3),
         }
@@ -176,6 +188,17 @@ def _webhook_secret(settings: Settings, config: fv.BotConfig) -> str | None:
     return settings.webhook_secret
 
 
+async def _membership_cache(settings: Settings, stack: AsyncExitStack) -> fv.MembershipCache:
+    """Shared on Redis when ``FSV_REDIS_URL`` is set (closed with ``stack``), else in memory."""
+    if settings.redis_url is None:
+        return fv.MembershipCache(settings.cache)
+    # Never raises for an unreachable Redis: it starts degraded and reconnects by itself.
+    cache = await stack.enter_async_context(
+        fv.RedisMembershipCache.from_url(settings.redis_url, settings.cache))
+    log.info("membership cache on Redis (%s)", cache.status)
+    return cache
+
+
 # --8<-- [start:running_bot]
 @asynccontextmanager
 async def running_bot(settings: Settings, *, store: fv.Store | None = None,
@@ -192,9 +215,10 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
             stack.push_async_callback(store.close)
         metrics = Metrics()
         registry = fv.GroupIndex()
-        cache = fv.MembershipCache(settings.cache)
+        cache = await _membership_cache(settings, stack)
         events = await stack.enter_async_context(store.verifications.logger(
-            shards=settings.event_shards, spool=settings.event_spool))
+            shards=settings.event_shards, spool=settings.event_spool,
+            leases=settings.event_leases, lease_seconds=settings.lease_seconds))
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)
         await tasks.start(registry.follow, store)
@@ -229,6 +253,7 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         runtime = BotRuntime(settings, store, application, registry, cache, events, metrics,
                              guard, None, live_config)
         metrics.watch(lambda: len(registry), lambda: events.pending)
+        metrics.watch_cache(lambda: cache.stats)
         if settings.metrics_port is not None:
             server = MetricsServer(metrics, runtime.health, host=settings.metrics_host,
                                    port=settings.metrics_port)

@@ -3,7 +3,8 @@
 Firestore itself is configured the library's way (``FIREBASE_PROJECT_ID``,
 ``FIREBASE_CLIENT_EMAIL`` / ``FIREBASE_PRIVATE_KEY``, ``GOOGLE_APPLICATION_CREDENTIALS``
 or ``FIRESTORE_EMULATOR_HOST``): ``fv.connect(env=...)`` reads those and explains
-what is missing. The membership cache reads ``FV_CACHE_*`` (``fv.CacheSettings.from_env``).
+what is missing. The membership cache reads ``FV_CACHE_*`` (``fv.CacheSettings.from_env``),
+and is shared by every bot process through Redis when ``FSV_REDIS_URL`` is set.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ __all__ = ["ConfigError", "Settings"]
 
 Mode = Literal["polling", "webhook"]
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: How FSV_EVENT_LEASES may be written.
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 class ConfigError(Exception):
@@ -58,7 +63,16 @@ class Settings:
     #: File the logger spools accepted events to until Firestore has them, so a crash
     #: (SIGKILL, OOM) loses none: replayed on the next start. ``None``: memory only.
     event_spool: str | None = None
+    #: Share the ``event_shards`` with the other bot processes through leases in
+    #: Firestore (one writer per hot document, whatever the number of processes).
+    event_leases: bool = False
+    #: Seconds a shard lease lasts without renewal (a crashed process's shards are
+    #: taken over after it).
+    lease_seconds: int = 30
     cache: fv.CacheSettings = field(default_factory=fv.CacheSettings)
+    #: Redis holding the membership cache for every bot process (``redis://host:6379/0``);
+    #: ``None``: each process keeps its own cache in memory.
+    redis_url: str | None = field(default=None, repr=False)  # it may carry a password
     #: The environment Firestore settings are read from (``fv.connect(env=...)``).
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -72,7 +86,9 @@ class Settings:
         ``FSV_WEBHOOK_LISTEN``, ``FSV_WEBHOOK_PORT``, ``FSV_WEBHOOK_SECRET``,
         ``FSV_METRICS_HOST``, ``FSV_METRICS_PORT`` (``off`` disables), ``FSV_LOG_LEVEL``,
         ``FSV_CONCURRENCY``, ``FIRESTORE_DATABASE``, ``FSV_COLLECTION_PREFIX``,
-        ``FSV_EVENT_SHARDS``, ``FSV_EVENT_SPOOL`` and the cache's ``FV_CACHE_*``.
+        ``FSV_EVENT_SHARDS``, ``FSV_EVENT_SPOOL``, ``FSV_EVENT_LEASES`` (``1``/``0``),
+        ``FSV_LEASE_SECONDS``, ``FSV_REDIS_URL`` (``redis://``,
+        ``rediss://`` or ``unix://``) and the cache's ``FV_CACHE_*``.
         """
         env = dict(os.environ if env is None else env)
         problems: list[str] = []
@@ -124,6 +140,14 @@ class Settings:
             problems.append(str(exc))
             cache = fv.CacheSettings()
 
+        leases_raw = (text("FSV_EVENT_LEASES", "0") or "0").lower()
+        if leases_raw not in _BOOLEANS:
+            problems.append(f"FSV_EVENT_LEASES must be 1 or 0 (true/false), got {leases_raw!r}")
+
+        redis_url = text("FSV_REDIS_URL")
+        if redis_url is not None and not redis_url.lower().startswith(_REDIS_SCHEMES):
+            problems.append("FSV_REDIS_URL must start with redis://, rediss:// or unix://")
+
         settings = cls(
             token=token or "",
             mode="webhook" if mode == "webhook" else "polling",
@@ -141,7 +165,10 @@ class Settings:
             prefix=text("FSV_COLLECTION_PREFIX", "") or "",
             event_shards=number("FSV_EVENT_SHARDS", 1, 1, 1000),
             event_spool=text("FSV_EVENT_SPOOL"),
+            event_leases=_BOOLEANS.get(leases_raw, False),
+            lease_seconds=number("FSV_LEASE_SECONDS", 30, 3, 600),
             cache=cache,
+            redis_url=redis_url,
             env=env,
         )
         if problems:

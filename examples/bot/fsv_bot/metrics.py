@@ -6,7 +6,7 @@ can live in one process without their numbers mixing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +18,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+import firestore_verify as fv
 
 __all__ = ["Metrics", "MetricsServer"]
 
@@ -67,9 +70,35 @@ class Metrics:
         self.protected_groups.set_function(lambda: float(protected_groups()))
         self.events_pending.set_function(lambda: float(pending()))
 
+    def watch_cache(self, stats: Callable[[], fv.CacheStats]) -> None:
+        """Export the membership cache's size, and its Redis state, read at scrape time."""
+        self.registry.register(_CacheCollector(stats))
+
     def render(self) -> bytes:
         """The exposition text Prometheus scrapes."""
         return bytes(generate_latest(self.registry))
+
+
+class _CacheCollector:
+    """``fsv_cache_entries``, ``fsv_cache_degraded`` and ``fsv_cache_redis_errors_total``."""
+
+    def __init__(self, stats: Callable[[], fv.CacheStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterable[Metric]:
+        """One snapshot of the cache's stats, as three metrics."""
+        stats = self._stats()
+        shared = stats if isinstance(stats, fv.RedisCacheStats) else None
+        yield GaugeMetricFamily("fsv_cache_entries",
+                                "Membership answers held in this process's memory.",
+                                value=stats.size)
+        yield GaugeMetricFamily(
+            "fsv_cache_degraded",
+            "1 while the shared (Redis) membership cache works from this process's memory.",
+            value=int(shared is not None and shared.degraded))
+        yield CounterMetricFamily("fsv_cache_redis_errors",
+                                  "Redis calls of the membership cache that failed.",
+                                  value=shared.redis_errors if shared is not None else 0)
 
 
 class MetricsServer:

@@ -147,7 +147,7 @@ async def test_metrics_and_health_endpoints(world: FakeBotApi, runtime: BotRunti
             "status": "ok", "config_watch": "live", "updates": "receiving", "mode": "polling",
             "protected_groups": 1, "events_pending": health.json()["events_pending"],
             "events_logger": "ok", "events_last_error": None,
-            "cache_entries": 1, "cache_hit_rate": 0.0,
+            "cache": "memory", "cache_entries": 1, "cache_hit_rate": 0.0,
         }
         runtime.registry.live = False  # as if the Firestore listener were down
         down = await http.get("/health")
