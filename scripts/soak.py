@@ -57,6 +57,8 @@ class SoakReport:
     #: out: it keeps every call and message by design), after warm-up and at the end.
     heap_mib_start: float = 0.0
     heap_mib_end: float = 0.0
+    #: Where the heap grew most between warm-up and the end (source line: KiB).
+    heap_growth: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -76,13 +78,18 @@ def rss_mib() -> float:
 
 #: The fake Bot API server keeps every call and message: its memory is not the bot's.
 _NOT_THE_BOT = [tracemalloc.Filter(False, "*fake_telegram.py", all_frames=True),
+                tracemalloc.Filter(False, "*testing/faults.py", all_frames=True),
                 tracemalloc.Filter(False, tracemalloc.__file__)]
 
 
-def heap_mib() -> float:
-    """Memory allocated since tracing began and still held, outside the fake server."""
+def heap() -> tracemalloc.Snapshot:
+    """What is allocated since tracing began and still held, outside the test fakes."""
     gc.collect()
-    snapshot = tracemalloc.take_snapshot().filter_traces(_NOT_THE_BOT)
+    return tracemalloc.take_snapshot().filter_traces(_NOT_THE_BOT)
+
+
+def mib(snapshot: tracemalloc.Snapshot) -> float:
+    """A snapshot's total, in MiB."""
     return round(sum(stat.size for stat in snapshot.statistics("filename")) / 2**20, 1)
 
 
@@ -117,10 +124,12 @@ async def inject(proxy: FaultProxy, report: SoakReport, until: float) -> None:
         proxy.healthy()
 
 
-async def warmed_up(report: SoakReport, after: float) -> None:
+async def warmed_up(report: SoakReport, after: float,
+                    start: list[tracemalloc.Snapshot]) -> None:
     """Take the starting heap figure once caches and buffers have filled."""
     await anyio.sleep(after)
-    report.heap_mib_start = heap_mib()
+    start.append(heap())
+    report.heap_mib_start = mib(start[0])
 
 
 async def recount(store: fv.Store, report: SoakReport) -> None:
@@ -166,6 +175,7 @@ async def soak(minutes: float, rate: float, seed: int) -> SoakReport:
                                    timeout=10, attempt_timeout=3)
         config = SimulationConfig(groups=5, users=300, messages=0, rate=rate, seed=seed)
         events: fv.VerificationLogger | None = None
+        start: list[tracemalloc.Snapshot] = []
         try:
             async with simulated_bot(through, config) as simulation:
                 tracemalloc.start(8)
@@ -175,7 +185,7 @@ async def soak(minutes: float, rate: float, seed: int) -> SoakReport:
                 until = time.monotonic() + minutes * 60
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(inject, proxy, report, until)
-                    tg.start_soon(warmed_up, report, min(60.0, minutes * 60 / 4))
+                    tg.start_soon(warmed_up, report, min(60.0, minutes * 60 / 4), start)
 
                     async def traffic() -> None:
                         with anyio.move_on_after(minutes * 60):
@@ -197,7 +207,12 @@ async def soak(minutes: float, rate: float, seed: int) -> SoakReport:
             report.events_taken = events.stats.recorded
             report.logger["stats"] = events.stats.model_dump()
         report.rss_mib_end = rss_mib()
-        report.heap_mib_end = heap_mib()
+        end = heap()
+        report.heap_mib_end = mib(end)
+        if start:
+            report.heap_growth = {
+                str(stat.traceback[0]): round(stat.size_diff / 1024, 1)
+                for stat in end.compare_to(start[0], "lineno")[:8] if stat.size_diff > 0}
         tracemalloc.stop()
         try:
             await recount(direct, report)
