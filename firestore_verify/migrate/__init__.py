@@ -15,7 +15,9 @@ Modules, one job each: :mod:`.schema` (the legacy tables), :mod:`.sources`,
 :mod:`.sqlite`, :mod:`.postgres` (reading), :mod:`.values` and :mod:`.mapping`
 (row -> model), :mod:`.catalog` (foreign keys, both sides of links),
 :mod:`.admin_emails` (admins without a Firebase uid, by email),
-:mod:`.writer` (compare-then-write batches), :mod:`.run` (the migration),
+:mod:`.writer` (compare-then-write batches), :mod:`.event_import` (the
+verification log, exactly once, several commits in flight) and
+:mod:`.event_writes` (their commits, encoded), :mod:`.run` (the migration),
 :mod:`.report`, :mod:`.progress`, :mod:`.check` and :mod:`.check_result`.
 """
 

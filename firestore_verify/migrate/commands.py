@@ -16,7 +16,13 @@ from firestore_verify.migrate.check import check
 from firestore_verify.migrate.check_result import CheckResult
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import MigrationReport
-from firestore_verify.migrate.run import check_batch_size, migrate, target_of
+from firestore_verify.migrate.run import (
+    DEFAULT_CONCURRENCY,
+    check_batch_size,
+    check_concurrency,
+    migrate,
+    target_of,
+)
 from firestore_verify.migrate.sources import open_source
 
 __all__ = ["configure_check", "configure_migrate", "run_check", "run_migrate"]
@@ -47,6 +53,9 @@ def configure_migrate(parser: argparse.ArgumentParser) -> None:
                         help="read both sides and report what would be written; write nothing")
     parser.add_argument("--report", default=DEFAULT_REPORT, metavar="FILE",
                         help="where to write the JSON report with every bad row "
+                             "(default: %(default)s)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
+                        help="verification-log commits in flight at once, 1-32 "
                              "(default: %(default)s)")
     _by_email_argument(parser, "find or create the Firebase Auth user of each legacy admin "
                        "without a firebase_uid by its email, and set its role claim, instead "
@@ -90,6 +99,7 @@ async def _migrate(args: argparse.Namespace) -> int:
     from firestore_verify.cli import EXIT_BAD_ROWS, EXIT_OK, authenticator_from, connect_from
 
     check_batch_size(args.batch_size)
+    check_concurrency(args.concurrency)
     _check_report_path(args.report)
     with open_source(args.source) as source:
         # The whole source is vetted before Firestore is touched: bad input writes nothing.
@@ -102,6 +112,7 @@ async def _migrate(args: argparse.Namespace) -> int:
             report = MigrationReport(source=source.url, target=target_of(store))
             try:
                 await migrate(source, store, dry_run=args.dry_run, batch_size=args.batch_size,
+                              concurrency=args.concurrency,
                               progress=Progress(enabled=not args.quiet), report=report,
                               admins_by_email=auth)
             except BaseException:

@@ -3,11 +3,12 @@
 Order: the catalog (owners, channels, groups with their links, admins) is
 validated in memory and written; the audit log, the config and the
 verification log are streamed ``batch_size`` rows at a time. Verification
-events go through :meth:`~firestore_verify.events.VerificationRepository.write_many`,
+events go through :class:`~firestore_verify.migrate.event_import.EventImporter`,
 which writes each event with its counter increments and rollups in one atomic
-batch and skips ids already stored: ids are ``legacy-<id>``, so a second run
-counts nothing twice. Last, the group and channel counters are recounted from
-the collections (:meth:`~firestore_verify.counters.StatsRepository.reconcile`).
+batch, ``concurrency`` batches in flight, and skips ids already stored: ids are
+``legacy-<id>``, so a second run counts nothing twice. Last, the group and
+channel counters are recounted from the collections
+(:meth:`~firestore_verify.counters.StatsRepository.reconcile`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from firestore_verify.errors import InvalidInputError
 from firestore_verify.events import MAX_WRITES_PER_COMMIT
 from firestore_verify.migrate import catalog as cat
 from firestore_verify.migrate.admin_emails import AuthResolver, StoredResolver, resolve_admins
+from firestore_verify.migrate.event_import import (
+    DEFAULT_CONCURRENCY,
+    EventImporter,
+    check_concurrency,
+)
 from firestore_verify.migrate.progress import Progress, ProgressBar
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
@@ -31,8 +37,8 @@ if TYPE_CHECKING:
     from firestore_verify.auth import Authenticator
     from firestore_verify.store import Store
 
-__all__ = ["TableReader", "batched", "check_batch_size", "counting", "expected_counters",
-           "migrate", "target_of"]
+__all__ = ["DEFAULT_CONCURRENCY", "TableReader", "batched", "check_batch_size",
+           "check_concurrency", "counting", "expected_counters", "migrate", "target_of"]
 
 T = TypeVar("T")
 ABSENT = "not in the source (older deployment): nothing to migrate"
@@ -125,33 +131,12 @@ def counting(events: Iterable[Verification], statuses: Counter[Status]) -> Itera
 
 
 async def _write_events(store: Store, report: MigrationReport, events: Iterable[Verification],
-                        batch_size: int) -> None:
-    """Write events exactly once (``write_many``); a re-run skips what is stored.
-
-    While chunks turn out to be stored already (a re-run, or a resumed run: the
-    events come in a fixed order, so what landed is a prefix), each chunk is
-    looked up first and only the missing events are handed to ``write_many``.
-    Once a chunk has nothing stored, lookups stop: ``write_many`` alone still
-    guarantees that nothing is written or counted twice.
-    """
+                        batch_size: int, concurrency: int) -> None:
+    """Write events exactly once, ``concurrency`` commits in flight; re-runs skip what is stored."""
     result = report.table("verification_log", LEGACY_TABLES["verification_log"].target)
-    collection = store.collection(Verification.collection)
-    probe = True
-    for chunk in batched(events, batch_size):
-        fresh = chunk
-        if probe or report.dry_run:
-            refs = [collection.document(e.id) for e in chunk]
-            stored = {s.id async for s in store.client.get_all(refs, **store.calls.options)
-                      if s.exists}
-            fresh = [e for e in chunk if e.id not in stored]
-            result.unchanged += len(chunk) - len(fresh)
-            probe = bool(stored)
-        if report.dry_run or not fresh:
-            result.created += len(fresh) if report.dry_run else 0
-            continue
-        outcome = await store.verifications.write_many(fresh)
-        result.created += outcome.written
-        result.unchanged += outcome.already_stored
+    importer = EventImporter(store, result, concurrency=concurrency, batch_size=batch_size,
+                             dry_run=report.dry_run)
+    await importer.run(events)
 
 
 async def migrate(
@@ -160,13 +145,16 @@ async def migrate(
     *,
     dry_run: bool = False,
     batch_size: int = 500,
+    concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
     report: MigrationReport | None = None,
     admins_by_email: Authenticator | None = None,
 ) -> MigrationReport:
     """Migrate ``source`` into ``store``; return the report (also when rows were bad).
 
-    Running it again changes nothing and counts nothing twice. With
+    Running it again changes nothing and counts nothing twice. Verification
+    events are committed ``concurrency`` batches at a time (users dealt so that
+    no two batches in flight touch the same user document). With
     ``dry_run`` Firestore is read (to say what would be created, updated or
     left as is) but never written. Pass ``report`` to keep what was done so
     far when the run fails half way (a re-run resumes: what landed is skipped).
@@ -180,9 +168,11 @@ async def migrate(
     Raises:
         ConfigurationError: when the source is not the legacy bot schema (no
             legacy table, or a required column missing); nothing is written.
-        InvalidInputError: for a batch size outside 1..500.
+        InvalidInputError: for a batch size outside 1..500, or a concurrency
+            outside 1..32.
     """
     check_batch_size(batch_size)
+    check_concurrency(concurrency)
     source.check_schema()
     progress = progress or Progress(enabled=False)
     if report is None:
@@ -225,7 +215,7 @@ async def migrate(
     if source.has_table(log_spec.name):
         read.bars[log_spec.name] = progress.bar(log_spec.name, source.count(log_spec))
     events = counting(cat.verifications(read, report), statuses)
-    await _write_events(store, report, events, batch_size)
+    await _write_events(store, report, events, batch_size, concurrency)
 
     report.counters["expected"] = expected_counters(catalog, statuses)
     if not dry_run:

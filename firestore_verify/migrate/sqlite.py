@@ -48,7 +48,10 @@ class SqliteSource(Source):
                 "path: sqlite:///relative.db or sqlite:////absolute.db."
             )
         try:
-            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            # The verification log is read in a worker thread (one thread at a time), while
+            # the event loop commits: the connection may not insist on its first thread.
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                         check_same_thread=False)
             self._conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             raise ConfigurationError(
