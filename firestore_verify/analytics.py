@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from google.cloud import firestore
@@ -287,8 +288,12 @@ class Analytics:
         query = (col.where(filter=FieldFilter("__name__", ">=", col.document(first.isoformat())))
                     .where(filter=FieldFilter("__name__", "<=",
                                               col.document(f"{last.isoformat()}~~"))))
-        docs = [s.to_dict() or {} async for s in query.stream(**self._store.calls.options)]
+        docs = [s.to_dict() or {} for s in await self._read(query)]
         return _merge(docs), len(docs)
+
+    async def _read(self, query: Any) -> list[Any]:
+        calls = self._store.calls
+        return await calls.collect(partial(query.stream, **calls.attempt))
 
     async def _group_daily(self, group_id: int, first: date,
                            last: date) -> dict[str, _DayTotals]:
@@ -296,7 +301,7 @@ class Analytics:
         low, high = f"{group_id}_{first.isoformat()}", f"{group_id}_{last.isoformat()}~~"
         query = (col.where(filter=FieldFilter("__name__", ">=", col.document(low)))
                     .where(filter=FieldFilter("__name__", "<=", col.document(high))))
-        return _merge([s.to_dict() or {} async for s in query.stream(**self._store.calls.options)])
+        return _merge([s.to_dict() or {} for s in await self._read(query)])
 
     def _period(self, period: str, *, before: bool = False) -> tuple[datetime, datetime, int]:
         if period not in _PERIOD_DAYS:

@@ -55,6 +55,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from google.api_core import exceptions as gexc
@@ -521,8 +522,9 @@ class CollectionBrowser:
                 ) from None
             query = query.start_after({"__name__": after})
         with _typed_errors(name):
-            snapshots = [s async for s in query.limit(limit + 1).stream(
-                **self._store.calls.options)]
+            calls = self._store.calls
+            snapshots = await calls.collect(
+                partial(query.limit(limit + 1).stream, **calls.attempt))
         items = [self._document(name, s) for s in snapshots[:limit]]
         next_cursor = _encode_cursor([snapshots[limit - 1].id]) if len(snapshots) > limit else None
         return BrowserPage(collection=name, items=items, next_cursor=next_cursor)

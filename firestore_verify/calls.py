@@ -20,7 +20,7 @@ so every resend goes through the caller's pacing too.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -179,6 +179,21 @@ class CallPolicy:
         """Await ``attempt()`` under this policy: retried while transient, within ``timeout``."""
         result: T = await self.retry(on_error=on_error)(attempt)()
         return result
+
+    async def collect(self, stream: Callable[[], AsyncIterator[T]], *,
+                      on_error: Callable[[Exception], Any] | None = None) -> list[T]:
+        """Every item of ``stream()``, the whole read retried while transient.
+
+        google's ``retry=`` covers opening a streamed read (``get_all``, a batch
+        lookup), not an error mid-stream such as a connection reset: this
+        retries the read as a whole instead. ``stream`` opens the read afresh
+        and should use :attr:`attempt` (no inner retry).
+        """
+
+        async def attempt() -> list[T]:
+            return [item async for item in stream()]
+
+        return await self.run(attempt, on_error=on_error)
 
     def unavailable(self, cause: BaseException | None = None) -> UnavailableError:
         """The typed error for calls that did not get through in time."""

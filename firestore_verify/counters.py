@@ -118,7 +118,9 @@ class StatsRepository:
         count = int(data.get(SHARD_COUNT_FIELD) or 1)
         if count > 1:
             refs = [shard_ref(self._store, index) for index in range(1, count)]
-            async for shard in self._store.client.get_all(refs, **self._store.calls.options):
+            calls = self._store.calls
+            for shard in await calls.collect(
+                    lambda: self._store.client.get_all(refs, **calls.attempt)):
                 if shard.exists:
                     documents.append(shard.to_dict() or {})
         return main, documents

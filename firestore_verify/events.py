@@ -127,10 +127,11 @@ class EventWriter:
         users = {e.user_id for e in events}
         return len(events) + len(days) + len(group_days) + len(users) + 2
 
-    def _read_options(self, on_error: Callable[[Exception], None] | None) -> dict[str, Any]:
+    async def _get_all(self, refs: list[Any],
+                       on_error: Callable[[Exception], None] | None) -> list[Any]:
         calls = self._store.calls
-        return {"retry": calls.retry(on_error=on_error),
-                "timeout": min(calls.attempt_timeout, calls.timeout)}
+        return await calls.collect(lambda: self._store.client.get_all(refs, **calls.attempt),
+                                   on_error=on_error)
 
     async def _user_states(self, events: Sequence[Verification], *,
                            on_error: Callable[[Exception], None] | None = None,
@@ -145,7 +146,7 @@ class EventWriter:
                 states[user_id] = cached
         if missing:
             refs = [self._users.document(str(u)) for u in missing]
-            async for snap in self._store.client.get_all(refs, **self._read_options(on_error)):
+            for snap in await self._get_all(refs, on_error):
                 state = UserState.from_document(
                     snap.to_dict() if snap.exists else None,
                     snap.update_time if snap.exists else None,
@@ -156,8 +157,7 @@ class EventWriter:
     async def _stored_ids(self, events: Sequence[Verification], *,
                           on_error: Callable[[Exception], None] | None = None) -> set[str]:
         refs = [self._events.document(e.id) for e in events]
-        return {s.id async for s in self._store.client.get_all(
-            refs, **self._read_options(on_error)) if s.exists}
+        return {s.id for s in await self._get_all(refs, on_error) if s.exists}
 
     async def _commit(self, batch: Any, pace: Callable[[], Awaitable[None]] | None,
                       retrying: Callable[[Exception], None]) -> Any:

@@ -336,3 +336,24 @@ async def test_latency_spikes(
             assert log.pending == 0
     assert log.stats.committed + log.stats.already_stored == len(events)
     await assert_exactly_once(store, acknowledged)
+
+
+async def test_a_batched_read_cut_mid_stream_is_read_again(
+    proxy: FaultProxy, proxied: fv.Store, store: fv.Store
+) -> None:
+    """google's ``retry=`` covers opening a ``get_all``, not a reset while it streams:
+    the library reads the whole batch again (the migration's lookups failed on this)."""
+    ids = list(range(-1001, -1041, -1))
+    for group_id in ids:
+        await store.groups.create(fv.ProtectedGroup(id=group_id, owner_id=1, title="g" * 200,
+                                                    params={"text": "x" * 2000}))
+    await proxied.groups.get_many(ids[:1])  # the channel is open: the fault hits the read
+    before = proxy.stats
+    # The answer's headers and first documents arrive, then nothing, then the reset.
+    proxy.drop_responses_then_reset(after=0.5, forward_first=4000)
+    with anyio.fail_after(20):
+        found = await proxied.groups.get_many([*ids, -1])
+    after = proxy.stats
+    assert after.resets > before.resets, "the fault never cut the read"
+    assert after.bytes_down >= before.bytes_down + 4000, "the stream did not start"
+    assert sorted(found, key=int) == sorted((str(i) for i in ids), key=int)

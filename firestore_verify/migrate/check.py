@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -79,8 +80,8 @@ async def _small(store: Store, result: CheckResult, table: str,
                  plans: Iterable[DocPlan]) -> dict[str, dict[str, Any]]:
     """Compare a small collection document by document, both ways; return what is stored."""
     collection = LEGACY_TABLES[table].target
-    stored = {s.id: s.to_dict() or {} async for s in store.collection(collection).stream(
-        **store.calls.options)}
+    stored = {s.id: s.to_dict() or {} for s in await store.calls.collect(
+        partial(store.collection(collection).stream, **store.calls.attempt))}
     unseen = set(stored)
     expected = 0
     for plan in plans:
@@ -104,8 +105,8 @@ async def _streamed(store: Store, result: CheckResult, table: str, plans: Iterab
     for chunk in batched(plans, batch_size):
         expected += len(chunk)
         refs = [collection.document(p.doc_id) for p in chunk]
-        stored = {s.id: s.to_dict() or {} async for s in store.client.get_all(
-            refs, **store.calls.options) if s.exists}
+        stored = {s.id: s.to_dict() or {} for s in await store.calls.collect(
+            partial(store.client.get_all, refs, **store.calls.attempt)) if s.exists}
         for plan in chunk:
             if plan.doc_id not in stored:
                 result.differ(table, f"{plan.doc_id}: in the source, missing in Firestore")
@@ -141,7 +142,8 @@ async def _events(store: Store, result: CheckResult, events: Iterable[Verificati
             result.differ("events by status", f"{status}: {stored} in Firestore, "
                                               f"{by_status[status]} in the source")
     rolled: dict[str, Counter[str]] = {}
-    async for snap in store.collection(DAILY).stream(**store.calls.options):
+    for snap in await store.calls.collect(
+            partial(store.collection(DAILY).stream, **store.calls.attempt)):
         data = snap.to_dict() or {}
         counts = rolled.setdefault(str(data.get("day") or snap.id.split("~")[0]), Counter())
         for name in ("total", *_STATUS_FIELDS.values()):

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -324,11 +324,17 @@ class EventImporter:
         request = _BatchGetRequest(database=client._database_string,
                                    documents=[f"{self._event_folder}/{e.id}" for e in events])
         request.mask.SetInParent()
-        responses = await client._firestore_api.batch_get_documents(
-            request=BatchGetDocumentsRequest.wrap(request), metadata=client._rpc_metadata,
-            **self._store.calls.options)
+        calls = self._store.calls
+
+        async def lookup() -> AsyncIterator[Any]:
+            responses = await client._firestore_api.batch_get_documents(
+                request=BatchGetDocumentsRequest.wrap(request), metadata=client._rpc_metadata,
+                **calls.attempt)
+            async for response in responses:
+                yield response
+
         stored: set[str] = set()
-        async for response in responses:
+        for response in await calls.collect(lookup):
             raw = BatchGetDocumentsResponse.pb(response)
             if raw.WhichOneof("result") == "found":
                 stored.add(raw.found.name.rsplit("/", 1)[1])
@@ -392,7 +398,9 @@ class EventImporter:
                 missing.append(user_id)
         if missing:
             refs = [self._users.document(str(u)) for u in missing]
-            async for snap in self._store.client.get_all(refs, **self._store.calls.options):
+            calls = self._store.calls
+            for snap in await calls.collect(
+                    lambda: self._store.client.get_all(refs, **calls.attempt)):
                 states[int(snap.id)] = UserState.from_document(
                     snap.to_dict() if snap.exists else None,
                     snap.update_time if snap.exists else None)

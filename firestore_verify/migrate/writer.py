@@ -18,6 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
@@ -106,8 +107,9 @@ class DocumentWriter:
             raise ValueError(f"at most {MAX_WRITES_PER_COMMIT} documents per call")
         for _ in range(self._max_attempts):
             refs = [self._collection.document(p.doc_id) for p in plans]
-            snaps = {s.id: s async for s in self._store.client.get_all(
-                refs, **self._store.calls.options)}
+            calls = self._store.calls
+            snaps = {s.id: s for s in await calls.collect(
+                partial(self._store.client.get_all, refs, **calls.attempt))}
             writes: list[tuple[str, DocPlan, Any, dict[str, Any]]] = []
             unchanged = 0
             for plan, ref in zip(plans, refs, strict=True):

@@ -13,6 +13,7 @@ import reprlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
@@ -274,7 +275,9 @@ class Repository(Generic[DocT]):
         """The existing documents among ``keys``, by id, in one round trip."""
         refs = [self.ref(key) for key in keys]
         found: dict[str, DocT] = {}
-        async for snapshot in self._store.client.get_all(refs, **self._store.calls.options):
+        calls = self._store.calls
+        for snapshot in await calls.collect(
+                lambda: self._store.client.get_all(refs, **calls.attempt)):
             if snapshot.exists:
                 found[snapshot.id] = self._from_snapshot(snapshot)
         return found
@@ -341,7 +344,8 @@ class Repository(Generic[DocT]):
         if cursor is not None:
             values = _decode_cursor(cursor, len(orders) + 1)
             query = query.start_after(dict(zip([*orders, "__name__"], values, strict=True)))
-        snapshots = [s async for s in query.limit(limit + 1).stream(**self._store.calls.options)]
+        calls = self._store.calls
+        snapshots = await calls.collect(partial(query.limit(limit + 1).stream, **calls.attempt))
         items = [self._from_snapshot(s) for s in snapshots[:limit]]
         next_cursor = None
         if len(snapshots) > limit:

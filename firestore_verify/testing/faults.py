@@ -163,7 +163,7 @@ class _Link:
         self._readers = (client[0], upstream[0])
         # Bytes read from the client go to the upstream's writer, and the reverse.
         self._writers = (upstream[1], client[1])
-        self._queues: tuple[asyncio.Queue[tuple[float, bytes] | None], ...] = (
+        self._queues: tuple[asyncio.Queue[tuple[float, bytes, bool] | None], ...] = (
             asyncio.Queue(_QUEUE_CHUNKS),
             asyncio.Queue(_QUEUE_CHUNKS),
         )
@@ -204,12 +204,17 @@ class _Link:
                 return
             self._proxy._counters.add(
                 "bytes_from_clients" if direction == _UP else "bytes_from_upstream", len(data))
+            forced = b""
             if self._proxy._blocks(direction):
-                self._drop(direction, len(data))
-                continue
+                forced, data = self._proxy._allowance(direction, data)
+                if data:
+                    self._drop(direction, len(data))
+                if not forced:
+                    continue
+                data = forced
             due = max(loop.time() + self._proxy._latency, self._last_due[direction])
             self._last_due[direction] = due
-            await queue.put((due, data))
+            await queue.put((due, data, bool(forced)))
 
     async def _write(self, direction: int) -> None:
         writer, queue = self._writers[direction], self._queues[direction]
@@ -220,13 +225,13 @@ class _Link:
                 if writer.can_write_eof() and not writer.transport.is_closing():
                     writer.write_eof()
                 return
-            due, data = item
+            due, data, forced = item
             self._in_hand[direction] = len(data)
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._in_hand[direction] = 0
-            if self._proxy._blocks(direction):
+            if not forced and self._proxy._blocks(direction):
                 # The fault changed while this chunk waited out its latency.
                 self._drop(direction, len(data))
                 continue
@@ -286,6 +291,8 @@ class FaultProxy:
         self._counters = _Counters()
         self._fault = Fault.HEALTHY
         self._latency = 0.0
+        #: Upstream bytes the current drop still forwards (``forward_first``).
+        self._forward_left = 0
         self._links: set[_Link] = set()
         self._drop_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -433,7 +440,8 @@ class FaultProxy:
         """Reset every connection now, and every new one as soon as it is accepted."""
         self._switch(Fault.REFUSE)
 
-    def drop_responses_then_reset(self, after: float | None = 1.0) -> None:
+    def drop_responses_then_reset(self, after: float | None = 1.0, *,
+                                  forward_first: int = 0) -> None:
         """Forward client bytes, swallow the upstream's, and reset everything ``after`` seconds.
 
         This makes an *ambiguous* call: the upstream receives and applies it,
@@ -441,10 +449,16 @@ class FaultProxy:
         and a retrying client reconnects. With ``after=None`` nothing is reset
         until the test calls :meth:`reset_connections` (or switches to another
         fault), e.g. once it has seen the write land upstream.
+
+        ``forward_first`` lets that many upstream bytes through before the
+        swallowing starts: a streamed answer (a ``get_all``, a query) then
+        breaks *mid-stream*, after its first messages arrived.
         """
         if after is not None and after <= 0:
             raise ValueError(f"after must be > 0 seconds or None, not {after}")
-        self._switch(Fault.DROP_RESPONSES, drop_after=after)
+        if forward_first < 0:
+            raise ValueError(f"forward_first must be >= 0 bytes, not {forward_first}")
+        self._switch(Fault.DROP_RESPONSES, drop_after=after, forward_first=forward_first)
 
     def reset_connections(self) -> int:
         """Reset every open connection once, then forward everything; returns how many."""
@@ -517,11 +531,12 @@ class FaultProxy:
         return function()
 
     def _switch(self, fault: Fault, *, latency: float = 0.0,
-                drop_after: float | None = None) -> None:
+                drop_after: float | None = None, forward_first: int = 0) -> None:
         def apply() -> None:
             self._cancel_drop_timer()
             self._fault = fault
             self._latency = latency
+            self._forward_left = forward_first
             if fault is Fault.REFUSE:
                 self._reset(list(self._links))
             else:
@@ -538,6 +553,14 @@ class FaultProxy:
         """Whether bytes going ``direction`` are thrown away under the current fault."""
         fault = self._fault
         return fault is Fault.BLACKHOLE or (fault is Fault.DROP_RESPONSES and direction == _DOWN)
+
+    def _allowance(self, direction: int, data: bytes) -> tuple[bytes, bytes]:
+        """Split ``data`` (about to be dropped) into what ``forward_first`` passes and the rest."""
+        if direction != _DOWN or self._forward_left <= 0:
+            return b"", data
+        passed, rest = data[:self._forward_left], data[self._forward_left:]
+        self._forward_left -= len(passed)
+        return passed, rest
 
     def _reset(self, links: list[_Link]) -> int:
         done = sum(link.close(reset=True) for link in links)
