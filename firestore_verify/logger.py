@@ -217,6 +217,8 @@ class VerificationLogger:
         self._spool: EventSpool | None = None
         self._leases: ShardLeases | None = None
         self._lease_scope: anyio.CancelScope | None = None
+        #: When each shard's last commit ended (``anyio.current_time()``), for hand-overs.
+        self._last_write_end: dict[int, float] = {}
         #: What this logger has done so far.
         self.stats = LoggerStats()
 
@@ -474,6 +476,7 @@ class VerificationLogger:
         finally:
             self._in_flight.pop(id(batch), None)
             self._busy_shards.discard(shard)
+            self._last_write_end[shard] = anyio.current_time()
             self._in_flight_users.difference_update(e.user_id for e in batch)
             self._in_flight_events -= len(batch)
             if failure is not None:
@@ -520,10 +523,15 @@ class VerificationLogger:
             self._rate_dirty = True
             await self._wait_change(wait)
             return
+        self._busy_shards.add(0)  # it writes shard 0's document: a hand-over waits for it
         try:
             await self._store.stats.refresh_success_rate(pace=lambda: self._pace(0))
         except Exception as exc:
             log.warning("could not refresh success_rate: %s", exc)
+        finally:
+            self._busy_shards.discard(0)
+            self._last_write_end[0] = anyio.current_time()
+            self._notify()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> VerificationLogger:
@@ -541,7 +549,7 @@ class VerificationLogger:
             if self.settings.leases:
                 self._leases = ShardLeases(self._store, pool=self.settings.shards,
                                            ttl=self.settings.lease_seconds,
-                                           on_change=self._notify)
+                                           on_change=self._notify, settle=self._settle)
                 await self._leases.acquire()
         except BaseException:
             self._close_spool()
@@ -554,17 +562,31 @@ class VerificationLogger:
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._dispatch)
         if self._leases is not None:
-            self._task_group.start_soon(self._maintain_leases, self._leases)
+            # The scope exists before the task runs: leaving at once still cancels it.
+            self._lease_scope = anyio.CancelScope()
+            self._task_group.start_soon(self._maintain_leases, self._leases, self._lease_scope)
         for event in replay:  # a previous run's; the writer skips those that did land
             self._push(event, replayed=True)
         if replay:
             log.info("replaying %d events from the spool %s", len(replay), self.settings.spool)
         return self
 
-    async def _maintain_leases(self, leases: ShardLeases) -> None:
-        with anyio.CancelScope() as scope:
-            self._lease_scope = scope
+    async def _maintain_leases(self, leases: ShardLeases, scope: anyio.CancelScope) -> None:
+        with scope:
             await leases.maintain()
+
+    async def _settle(self, shard: int) -> None:
+        """Return once this logger's writes to ``shard`` are over (a hand-over waits).
+
+        Over means no commit in flight and the write interval elapsed since the
+        last one ended, so the next holder's first write keeps the write rate.
+        """
+        while shard in self._busy_shards:
+            await self._wait_change(0.5)
+        rest = (self._last_write_end.get(shard, float("-inf"))
+                + 1 / self.settings.max_writes_per_second - anyio.current_time())
+        if rest > 0:
+            await anyio.sleep(rest)
 
     def _close_spool(self) -> None:
         if self._spool is not None:

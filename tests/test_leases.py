@@ -117,3 +117,81 @@ async def test_loggers_with_leases_write_disjoint_shards_exactly_once(store: fv.
     # Released on close: nothing left holding the pool.
     leases = store.collection("_metadata").document("leases").collection("shards")
     assert [s.id async for s in leases.stream()] == []
+
+
+@pytest.mark.anyio
+async def test_a_released_shard_is_handed_over_only_once_its_writes_settled(
+        store: fv.Store) -> None:
+    settled = anyio.Event()
+    asked: list[int] = []
+
+    async def settle(shard: int) -> None:
+        asked.append(shard)
+        await settled.wait()
+
+    a = ShardLeases(store, pool=4, ttl=30, owner="a", settle=settle)
+    b = ShardLeases(store, pool=4, ttl=30, owner="b")
+    await a.renew()
+    assert a.held() == [0, 1, 2, 3]
+    await b.renew()  # b joins: the pool is full, b counts as a member
+    assert b.held() == []
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.renew)  # a gives two shards up and waits for them to settle
+            while not asked:
+                await anyio.sleep(0.05)
+            assert a.held() == [0, 1], "a kept writing to the shards it gives up"
+            await b.renew()
+            assert b.held() == [], "b took a shard whose last writes had not settled"
+            settled.set()
+        await b.renew()
+    assert sorted(asked) == [2, 3]
+    assert (a.held(), b.held()) == ([0, 1], [2, 3])
+
+
+@pytest.mark.anyio
+async def test_concurrent_renewals_of_a_fleet_all_succeed(store: fv.Store) -> None:
+    """No renewal holds a lock: many processes renewing at once only retry, never fail."""
+    fleet = [ShardLeases(store, pool=8, ttl=30, owner=f"p{i}") for i in range(4)]
+    with anyio.fail_after(60):
+        for _ in range(4):
+            async with anyio.create_task_group() as tg:
+                for lease in fleet:
+                    tg.start_soon(lease.renew)
+    held = [set(lease.held()) for lease in fleet]
+    assert sum(len(h) for h in held) == 8 and set().union(*held) == set(range(8)), held
+    assert sorted(len(h) for h in held) == [2, 2, 2, 2]
+
+
+@pytest.mark.anyio
+async def test_a_logger_with_leases_leaves_at_once_when_the_body_never_yields(
+        store: fv.Store) -> None:
+    with anyio.fail_after(20):
+        async with store.verifications.logger(shards=2, leases=True, lease_seconds=3):
+            pass
+    leases = store.collection("_metadata").document("leases").collection("shards")
+    assert [s.id async for s in leases.stream()] == []
+
+
+@pytest.mark.anyio
+async def test_a_logger_whose_first_renewal_keeps_losing_starts_without_shards(
+        store: fv.Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from google.api_core import exceptions as gexc
+
+    original = ShardLeases._commit
+    losses = {"left": 8}  # every attempt of the first renewal
+
+    async def losing(self: ShardLeases, *args: object) -> object:
+        if losses["left"]:
+            losses["left"] -= 1
+            raise gexc.FailedPrecondition("another process renewed in between")
+        return await original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ShardLeases, "_commit", losing)
+    with anyio.fail_after(30):
+        async with store.verifications.logger(shards=2, leases=True, lease_seconds=3) as log:
+            assert log.health.shards == []
+            log.record(fv.Verification(user_id=1, group_id=-1001, status=fv.Status.SUCCESS))
+            await log.flush()  # written once a later renewal got the shards
+            assert log.health.shards == [0, 1]
+    assert (await store.stats.get()).total_verifications == 1
