@@ -63,6 +63,7 @@ from firestore_verify.errors import (
 )
 from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
 from firestore_verify.fanout import FanOut, FanOutStats, SubscriberDroppedError, Subscription
+from firestore_verify.folds import CacheHitPolicy
 from firestore_verify.group_index import GroupIndex
 from firestore_verify.json_logs import JsonFormatter, setup_json_logging
 from firestore_verify.live import LiveStream
@@ -128,6 +129,7 @@ __all__ = [
     "BrowserPage",
     "BufferFullError",
     "BulkOutcome",
+    "CacheHitPolicy",
     "CacheConfig",
     "CacheSettings",
     "CacheStats",

@@ -35,6 +35,7 @@ from firestore_verify.errors import (
     UnavailableError,
 )
 from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
+from firestore_verify.folds import CacheHitPolicy, HitFolder
 from firestore_verify.leases import ShardLeases
 from firestore_verify.models import Verification
 from firestore_verify.models._base import TypedErrorsModel
@@ -110,6 +111,15 @@ class LoggerSettings(TypedErrorsModel):
     #: Seconds a shard lease lasts without renewal (a crashed process's shards
     #: are taken over after it).
     lease_seconds: float = Field(default=30.0, ge=3, le=600)
+    #: What a cache hit (``cached=True``) becomes: ``"every"`` an event of its own;
+    #: ``"fold"`` one event per user, group, channel and outcome every
+    #: ``fold_seconds``, its ``repeats`` counting the others (counters stay exact);
+    #: ``"sample"`` one stored hit in ``sample_every`` (counters become estimates).
+    cache_hits: CacheHitPolicy = "every"
+    #: Seconds a fold of cache hits stays open before its event is written.
+    fold_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: With ``cache_hits="sample"``, one hit in this many is stored.
+    sample_every: int = Field(default=10, ge=1, le=10_000)
 
 
 class LoggerHealth(BaseModel):
@@ -149,6 +159,10 @@ class LoggerStats(BaseModel):
     failed_commits: int = 0
     #: Most writes any one hot document got from this logger within one second.
     peak_writes_per_second: int = 0
+    #: Cache hits folded into another event (``cache_hits="fold"``).
+    folded: int = 0
+    #: Cache hits the sample left out (``cache_hits="sample"``).
+    sampled_out: int = 0
 
 
 class _Bucket:
@@ -217,6 +231,11 @@ class VerificationLogger:
         self._spool: EventSpool | None = None
         self._leases: ShardLeases | None = None
         self._lease_scope: anyio.CancelScope | None = None
+        self._folder = HitFolder(settings.cache_hits, window=settings.fold_seconds,
+                                 sample_every=settings.sample_every)
+        #: Event id -> ids of the hits folded into it, acknowledged in the spool with it.
+        self._absorbed: dict[str, list[str]] = {}
+        self._folds_opened: anyio.Event | None = None
         #: When each shard's last commit ended (``anyio.current_time()``), for hand-overs.
         self._last_write_end: dict[int, float] = {}
         #: What this logger has done so far.
@@ -249,7 +268,7 @@ class VerificationLogger:
     @property
     def pending(self) -> int:
         """Events accepted but not yet committed."""
-        return len(self._buffer) + self._in_flight_events
+        return len(self._buffer) + self._in_flight_events + len(self._folder)
 
     def _accept(self, event: Verification | Mapping[str, Any]) -> Verification:
         if self._failure is not None:
@@ -277,7 +296,8 @@ class VerificationLogger:
         return error
 
     def _unwritten(self) -> list[Verification]:
-        return [e for b in self._in_flight.values() for e in b] + list(self._buffer)
+        return ([e for b in self._in_flight.values() for e in b] + list(self._buffer)
+                + self._folder.open_events())
 
     def record(self, event: Verification | Mapping[str, Any]) -> Verification:
         """Accept ``event`` for writing; returns at once, never waits on Firestore.
@@ -312,18 +332,55 @@ class VerificationLogger:
         return parsed
 
     def _push(self, event: Verification, *, replayed: bool = False) -> None:
+        if self._folder.sampled_out(event):
+            self.stats.recorded += 1
+            self.stats.sampled_out += 1
+            return
+        event = self._folder.sample(event)
         if self._spool is not None and not replayed:
             self._spool.append(event)  # durable first: a SpoolError means "not accepted"
         now = anyio.current_time()
-        if not self._buffer:
-            self._oldest_arrival = now
-        self._last_arrival = now
-        self._buffer.append(event)
+        folded = self._folder.fold(event, now)
+        if folded is None:
+            self._enqueue(event, now)
+        elif folded == "absorbed":
+            self.stats.folded += 1
+        elif len(self._folder) == 1 and self._folds_opened is not None:
+            self._folds_opened.set()  # the fold task waits for a first fold
         if replayed:
             self.stats.replayed += 1
         else:
             self.stats.recorded += 1
         self._notify()
+
+    def _enqueue(self, event: Verification, now: float) -> None:
+        if not self._buffer:
+            self._oldest_arrival = now
+        self._last_arrival = now
+        self._buffer.append(event)
+
+    def _close_folds(self, closed: list[tuple[Verification, list[str]]]) -> None:
+        """Queue the events of closed folds for writing."""
+        now = anyio.current_time()
+        for event, absorbed in closed:
+            if absorbed:
+                self._absorbed[event.id] = absorbed
+            self._enqueue(event, now)
+        if closed:
+            self._notify()
+
+    async def _release_folds(self) -> None:
+        """Queue each fold of cache hits for writing as its window ends (``"fold"``)."""
+        while not self._closing:
+            opened = self._folds_opened = anyio.Event()
+            due = self._folder.next_due()
+            if due is None:
+                await opened.wait()
+                continue
+            # Woken early only when the logger closes (it sets the event then).
+            with anyio.move_on_after(due - anyio.current_time()):
+                await opened.wait()
+            self._close_folds(self._folder.close_due(anyio.current_time()))
 
     def _notify(self) -> None:
         if self._changed is not None:
@@ -346,6 +403,7 @@ class VerificationLogger:
             LoggerFailedError: the logger stopped on an error no retry fixes.
 
         """
+        self._close_folds(self._folder.close_all())  # open folds are written now
         while self.pending:
             if self._failure is not None:
                 raise self._failed_error()
@@ -487,10 +545,13 @@ class VerificationLogger:
             self._commit_failed(failure, len(batch))
 
     def _acknowledge(self, batch: list[Verification]) -> None:
+        ids = [e.id for e in batch]
+        for event in batch:
+            ids.extend(self._absorbed.pop(event.id, ()))
         if self._spool is None:
             return
         try:
-            self._spool.acknowledge(e.id for e in batch)
+            self._spool.acknowledge(ids)
         except SpoolError as exc:  # the events stay spooled: the next start skips them
             log.warning("could not clear committed events from the spool: %s", exc)
 
@@ -561,6 +622,8 @@ class VerificationLogger:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         self._task_group.start_soon(self._dispatch)
+        if self.settings.cache_hits == "fold":
+            self._task_group.start_soon(self._release_folds)
         if self._leases is not None:
             # The scope exists before the task runs: leaving at once still cancels it.
             self._lease_scope = anyio.CancelScope()
@@ -600,6 +663,9 @@ class VerificationLogger:
         tb: TracebackType | None,
     ) -> bool | None:
         self._closing = True
+        self._close_folds(self._folder.close_all())  # open folds are written now
+        if self._folds_opened is not None:
+            self._folds_opened.set()  # the fold task sees the closing and ends
         self._notify()
         group = self._task_group
         assert group is not None

@@ -208,15 +208,16 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
         day = day_key(event.occurred_at)
         hour = f"{event.occurred_at.astimezone(timezone.utc).hour:02d}"
         status = event.status.value
-        counters.add("total_verifications")
-        counters.add(_STATUS_COUNTER[event.status])
+        checks = event.checks
+        counters.add("total_verifications", checks)
+        counters.add(_STATUS_COUNTER[event.status], checks)
 
         d = day_counts(day)
         for name in ("total", status, f"hours.{hour}.total", f"hours.{hour}.{status}"):
-            d.add(name)
+            d.add(name, checks)
         g = group_counts(event.group_id, day)
-        g.add("total")
-        g.add(status)
+        g.add("total", checks)
+        g.add(status, checks)
 
         base = states.get(event.user_id) or users[event.user_id]
         earlier = _earlier_first_seen(base, day, event.occurred_at)

@@ -84,3 +84,10 @@ async def test_fleet_example_counts_both_processes_once(store: fv.Store) -> None
     assert (stats.total_verifications, stats.total_users) == (100, 100)
     leases = store.collection("_metadata").document("leases").collection("shards")
     assert [s.id async for s in leases.stream()] == []  # both gave their shards back
+
+
+async def test_cache_hits_example_folds_thirty_hits_into_one_document(store: fv.Store) -> None:
+    line = await load(EXAMPLES / "cache_hits.py").main(store)
+    assert line == ("recorded 30, folded 29, event documents 1, total_verifications 30")
+    drift = await store.stats.reconcile()
+    assert not drift.fixed

@@ -159,7 +159,8 @@ async def test_concurrent_renewals_of_a_fleet_all_succeed(store: fv.Store) -> No
                 for lease in fleet:
                     tg.start_soon(lease.renew)
     held = [set(lease.held()) for lease in fleet]
-    assert sum(len(h) for h in held) == 8 and set().union(*held) == set(range(8)), held
+    assert sum(len(h) for h in held) == 8, held
+    assert set().union(*held) == set(range(8)), held
     assert sorted(len(h) for h in held) == [2, 2, 2, 2]
 
 

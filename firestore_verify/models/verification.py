@@ -54,7 +54,16 @@ class Verification(Document):
     latency_ms: float | None = Field(default=None, ge=0, le=3_600_000)
     cached: bool = False
     error_type: OptionalText = None
+    #: Further checks with the same outcome folded into this event (cache hits of one
+    #: user, group and channel, see ``LoggerSettings.cache_hits``): it counts as
+    #: ``1 + repeats`` checks in the counters and rollups.
+    repeats: int = Field(default=0, ge=0, le=1_000_000_000)
     #: When the check happened, by the bot's clock (UTC).
     occurred_at: UtcDateTime = Field(default_factory=_now)
     #: When Firestore stored it (server timestamp); ``None`` until written.
     created_at: UtcDateTime | None = None
+
+    @property
+    def checks(self) -> int:
+        """How many membership checks this event stands for: ``1 + repeats``."""
+        return 1 + self.repeats

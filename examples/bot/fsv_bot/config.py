@@ -20,6 +20,9 @@ __all__ = ["ConfigError", "Settings"]
 
 Mode = Literal["polling", "webhook"]
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+#: The values FSV_EVENT_CACHE_HITS takes.
+_CACHE_HITS: dict[str, fv.CacheHitPolicy] = {"every": "every", "fold": "fold",
+                                             "sample": "sample"}
 #: How FSV_EVENT_LEASES may be written.
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}
@@ -69,6 +72,9 @@ class Settings:
     #: Seconds a shard lease lasts without renewal (a crashed process's shards are
     #: taken over after it).
     lease_seconds: int = 30
+    #: What a cache hit becomes in the event log: ``every`` hit an event, ``fold``
+    #: (one event per user, group, channel and minute) or ``sample``.
+    event_cache_hits: fv.CacheHitPolicy = "every"
     cache: fv.CacheSettings = field(default_factory=fv.CacheSettings)
     #: Redis holding the membership cache for every bot process (``redis://host:6379/0``);
     #: ``None``: each process keeps its own cache in memory.
@@ -87,7 +93,8 @@ class Settings:
         ``FSV_METRICS_HOST``, ``FSV_METRICS_PORT`` (``off`` disables), ``FSV_LOG_LEVEL``,
         ``FSV_CONCURRENCY``, ``FIRESTORE_DATABASE``, ``FSV_COLLECTION_PREFIX``,
         ``FSV_EVENT_SHARDS``, ``FSV_EVENT_SPOOL``, ``FSV_EVENT_LEASES`` (``1``/``0``),
-        ``FSV_LEASE_SECONDS``, ``FSV_REDIS_URL`` (``redis://``,
+        ``FSV_LEASE_SECONDS``, ``FSV_EVENT_CACHE_HITS`` (``every``/``fold``/``sample``),
+        ``FSV_REDIS_URL`` (``redis://``,
         ``rediss://`` or ``unix://``) and the cache's ``FV_CACHE_*``.
         """
         env = dict(os.environ if env is None else env)
@@ -144,6 +151,11 @@ class Settings:
         if leases_raw not in _BOOLEANS:
             problems.append(f"FSV_EVENT_LEASES must be 1 or 0 (true/false), got {leases_raw!r}")
 
+        cache_hits = (text("FSV_EVENT_CACHE_HITS", "every") or "every").lower()
+        if cache_hits not in _CACHE_HITS:
+            problems.append("FSV_EVENT_CACHE_HITS must be every, fold or sample, "
+                            f"got {cache_hits!r}")
+
         redis_url = text("FSV_REDIS_URL")
         if redis_url is not None and not redis_url.lower().startswith(_REDIS_SCHEMES):
             problems.append("FSV_REDIS_URL must start with redis://, rediss:// or unix://")
@@ -167,6 +179,7 @@ class Settings:
             event_spool=text("FSV_EVENT_SPOOL"),
             event_leases=_BOOLEANS.get(leases_raw, False),
             lease_seconds=number("FSV_LEASE_SECONDS", 30, 3, 600),
+            event_cache_hits=_CACHE_HITS.get(cache_hits, "every"),
             cache=cache,
             redis_url=redis_url,
             env=env,

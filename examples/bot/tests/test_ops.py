@@ -49,7 +49,9 @@ def test_config_reads_everything() -> None:
         "FSV_WEBHOOK_URL": "https://bot.example.org/hook", "FSV_WEBHOOK_PORT": "8080",
         "FSV_METRICS_PORT": "off", "FSV_LOG_LEVEL": "debug", "FSV_COLLECTION_PREFIX": "prod_",
         "FV_CACHE_POSITIVE_TTL": "300", "FV_CACHE_NEGATIVE_TTL": "30",
+        "FSV_EVENT_CACHE_HITS": "Fold",
     })
+    assert settings.event_cache_hits == "fold"
     assert (settings.mode, settings.webhook_url, settings.webhook_port) == (
         "webhook", "https://bot.example.org/hook", 8080)
     assert (settings.metrics_port, settings.log_level, settings.prefix) == (None, "DEBUG", "prod_")
@@ -60,7 +62,7 @@ def test_config_errors_name_every_problem() -> None:
     with pytest.raises(ConfigError) as info:
         Settings.from_env({
             "FSV_MODE": "webhook", "FSV_METRICS_PORT": "http", "FSV_LOG_LEVEL": "loud",
-            "FV_CACHE_NEGATIVE_TTL": "-1",
+            "FV_CACHE_NEGATIVE_TTL": "-1", "FSV_EVENT_CACHE_HITS": "some",
         })
     problems = info.value.problems
     assert problems[0] == "TELEGRAM_BOT_TOKEN is not set: ask @BotFather for a token"
@@ -68,6 +70,7 @@ def test_config_errors_name_every_problem() -> None:
     assert "FSV_METRICS_PORT must be an integer, got 'http'" in problems
     assert any(p.startswith("FSV_LOG_LEVEL must be one of") for p in problems)
     assert any(p.startswith("FV_CACHE_NEGATIVE_TTL must be") for p in problems)
+    assert "FSV_EVENT_CACHE_HITS must be every, fold or sample, got 'some'" in problems
     assert str(info.value).startswith("invalid bot configuration:\n  - TELEGRAM_BOT_TOKEN")
     with pytest.raises(ConfigError, match="does not look like a token"):
         Settings.from_env({"TELEGRAM_BOT_TOKEN": "nonsense"})
