@@ -19,7 +19,9 @@ from bench import (
     api,
     dashboard,
     dataset,
+    fleet,
     logging_throughput,
+    membership_latency,
     memory,
     summary,
     totals,
@@ -28,7 +30,8 @@ from bench import (
 from bench.api_server import BackgroundAuthEmulator
 from bench.harness import FULL, QUICK, Context, Row, progress, render_table, running_emulator
 
-BENCHMARKS = ("logging", "watch", "reads", "api", "dashboard", "memory")
+BENCHMARKS = ("logging", "watch", "reads", "api", "dashboard", "memory", "membership",
+              "fleet")
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -70,6 +73,10 @@ async def run_all(ctx: Context, selected: Sequence[str], sweep: bool,
         rows += await _on_dataset(ctx, selected, auth_host)
     if "memory" in selected:
         rows += await memory.run(ctx)
+    if "membership" in selected:
+        rows += await membership_latency.run(ctx)
+    if "fleet" in selected:
+        rows += await fleet.run(ctx)
     return rows
 
 

@@ -14,6 +14,7 @@ rate; see the "Write rates" page of the docs for the arithmetic.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,7 +25,13 @@ from google.api_core import exceptions as gexc
 
 from firestore_verify._encode import create_write, update_write
 from firestore_verify.calls import is_transient
-from firestore_verify.counters import announce_shards, increments, shard_ref, stats_ref
+from firestore_verify.counters import (
+    SHARD_COUNT_FIELD,
+    announce_shards,
+    increments,
+    shard_ref,
+    stats_ref,
+)
 from firestore_verify.errors import ConflictError, InvalidInputError
 from firestore_verify.models import Actor, Verification
 from firestore_verify.repositories._base import Page, Repository
@@ -111,13 +118,27 @@ class EventWriter:
     async def announce_shards(self, count: int) -> None:
         """Make ``_metadata/stats.shards`` at least ``count`` before writing to those shards.
 
-        One write, once per process: a logger calls it on start, so its commits
-        need not touch ``_metadata/stats`` (a hot document) to announce shards.
+        A logger calls it on start, so its commits need not touch
+        ``_metadata/stats`` (a hot document) to announce shards. It writes only
+        when the stored count is lower: once for the project, not once per
+        process start, so starting a process does not write a document the
+        others' loggers are writing.
         """
-        if count > self._announced_shards:
-            await stats_ref(self._store).set(announce_shards(count), merge=True,
-                                             **self._store.calls.options)
-            self._announced_shards = count
+        if count <= self._announced_shards:
+            return
+        ref = stats_ref(self._store)
+        options = self._store.calls.options
+        snapshot = await ref.get(**options)
+        if not snapshot.exists:
+            # Processes starting together on a new project: one creates it, once.
+            with contextlib.suppress(gexc.AlreadyExists):
+                await ref.create({SHARD_COUNT_FIELD: count}, **options)
+                self._announced_shards = count
+                return
+            snapshot = await ref.get(**options)
+        if int((snapshot.to_dict() or {}).get(SHARD_COUNT_FIELD) or 1) < count:
+            await ref.set(announce_shards(count), merge=True, **options)
+        self._announced_shards = count
 
     @staticmethod
     def writes_needed(events: Sequence[Verification]) -> int:

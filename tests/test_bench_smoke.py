@@ -60,9 +60,16 @@ EXPECTED_ROWS = [
     *API_ROWS,
     *DASHBOARD_ROWS,
     r"5\. peak memory, \S+ events through the logger",
+    *(rf"11\. membership check, {name}: p{pct}"
+      for name in ("miss", "in-memory hit", "Redis hit") for pct in (50, 95)),
+    *(rf"12\. fleet of {n} process(es)?, 4 leased shards: {figure}"
+      for n in (1, 2) for figure in (r"events/s stored",
+                                     r"peak writes/s to one hot doc, whole fleet",
+                                     r"events taken - counted")),
 ]
 #: Rows whose target is correctness, not speed: they must hold even at tiny sizes.
-MUST_HOLD = ("counters == events", "30-day summary", "6. API", "7. API", "10. dashboard")
+MUST_HOLD = ("counters == events", "30-day summary", "6. API", "7. API", "10. dashboard",
+             "peak writes/s to one hot doc, whole fleet", "events taken - counted")
 
 
 def _auth_emulator_host(request: pytest.FixtureRequest) -> str | None:
@@ -83,10 +90,11 @@ def test_quick_bench_prints_every_row(firestore_emulator: FirestoreEmulator,
         expected = EXPECTED_ROWS
         if not (shutil.which("chromium") or shutil.which("chromium-browser")):
             options += [f"--only={name}" for name in ("logging", "watch", "reads", "api",
-                                                      "memory")]
+                                                      "memory", "membership", "fleet")]
             expected = [pattern for pattern in expected if pattern not in DASHBOARD_ROWS]
     else:  # every benchmark but the API's and the dashboard's
-        options = [f"--only={name}" for name in ("logging", "watch", "reads", "memory")]
+        options = [f"--only={name}" for name in ("logging", "watch", "reads", "memory",
+                                                 "membership", "fleet")]
         expected = [pattern for pattern in EXPECTED_ROWS
                     if pattern not in API_ROWS and pattern not in DASHBOARD_ROWS]
     done = subprocess.run(

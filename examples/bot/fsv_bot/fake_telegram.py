@@ -28,6 +28,12 @@ What it models, on purpose like Telegram:
   updates only exist for chats where the bot is an administrator. While a webhook
   is set, ``getUpdates`` fails with 409; a newer ``getUpdates`` ends a waiting one
   with 409 too.
+* ``setWebhook`` makes the server POST every update to the URL (see
+  :mod:`fsv_bot.fake_webhook`): with ``X-Telegram-Bot-Api-Secret-Token`` when a
+  ``secret_token`` was set, in order per chat, retried with backoff on a non-2xx
+  answer or a connection error; ``deleteWebhook`` stops it. Any port is accepted
+  (Telegram allows 443, 80, 88 and 8443); ``webhook_cafile`` names the CA to trust
+  for a self-signed certificate (Telegram: the one uploaded with ``setWebhook``).
 * ``restrictChatMember`` needs a supergroup and a bot with ``can_restrict_members``.
   The member becomes ``restricted`` unless the permissions given cover every
   permission the chat grants by default (see ``add_group(permissions=...)``), in
@@ -49,11 +55,12 @@ The helpers, by job:
   :meth:`~FakeBotApi.last_sent`, :meth:`~FakeBotApi.message`,
   :meth:`~FakeBotApi.is_deleted`, :meth:`~FakeBotApi.callback_answer`,
   :attr:`~FakeBotApi.pending_updates`, :attr:`~FakeBotApi.updates_delivered`,
-  :attr:`~FakeBotApi.polls_waiting`; wait for it with
+  :attr:`~FakeBotApi.polls_waiting`, :attr:`~FakeBotApi.webhook` (deliveries and their
+  counters); wait for it with
   :meth:`~FakeBotApi.wait_for_call` and :meth:`~FakeBotApi.wait_until`;
 * failures: :meth:`~FakeBotApi.fail_next`.
 
-Not modelled: webhooks are stored but never called; files, inline mode, payments,
+Not modelled: files (a webhook's uploaded certificate included), inline mode, payments,
 forum topics; restriction end dates do not lift by themselves.
 """
 
@@ -63,6 +70,9 @@ import asyncio
 import copy
 import dataclasses
 import json
+import os
+import re
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -71,6 +81,8 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 from aiohttp import web
+
+from fsv_bot.fake_webhook import Webhook, WebhookDelivery
 
 __all__ = [
     "ADMIN_RIGHTS",
@@ -145,6 +157,7 @@ _STRING_PARAMS = frozenset(
     }
 )
 _IN_CHAT = ("creator", "administrator", "member")
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ApiError(Exception):
@@ -225,7 +238,8 @@ class FakeBotApi:
 
     ``token`` is the only token accepted (others get 401); its numeric prefix is the
     bot's user id, as on Telegram. Start it with :meth:`start` (or ``with``) and point
-    the bot at :attr:`base_url`.
+    the bot at :attr:`base_url`. ``webhook_cafile``: a PEM file of the CA certificates
+    trusted when calling an ``https://`` webhook (default: the system's).
     """
 
     def __init__(
@@ -235,6 +249,7 @@ class FakeBotApi:
         bot_username: str = "test_verify_bot",
         bot_name: str = "Test Verify Bot",
         host: str = "127.0.0.1",
+        webhook_cafile: str | os.PathLike[str] | None = None,
     ) -> None:
         self.token = token
         self.host = host
@@ -270,6 +285,10 @@ class FakeBotApi:
         self._waiters: set[asyncio.Event] = set()
         self._closing = False
         self._port = 0
+        context = None if webhook_cafile is None else ssl.create_default_context(
+            cafile=os.fspath(webhook_cafile))
+        self._webhook_delivery = WebhookDelivery(
+            self._webhook_waiting, self._webhook_settled, ssl_context=context)
         # lower-case name -> (canonical name, handler); Telegram matches names case-insensitively.
         self._methods: dict[str, tuple[str, Callable[[JSON], Any]]] = {
             attr[5:].lower(): (attr[5:], getattr(self, attr))
@@ -354,10 +373,12 @@ class FakeBotApi:
         site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
+        await self._webhook_delivery.start()
 
     async def _shutdown(self) -> None:
         self._closing = True
         self._wake_pollers()
+        await self._webhook_delivery.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -366,10 +387,26 @@ class FakeBotApi:
             event.set()
 
     def _notify(self) -> None:
-        """Wake waiting getUpdates calls (from any thread)."""
+        """Wake waiting getUpdates calls and the webhook delivery (from any thread)."""
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake_pollers)
+        self._webhook_delivery.wake()
+
+    def _webhook_waiting(self) -> list[JSON]:
+        """The updates the webhook is owed, oldest first (the delivery's ``waiting``)."""
+        with self._lock:
+            self._updates = self._allowed_only(self._updates)
+            return list(self._updates)
+
+    def _webhook_settled(self, update_id: int, delivered: bool) -> None:
+        """An update left the queue: the webhook took it, or it was given up."""
+        with self._lock:
+            left = [u for u in self._updates if u["update_id"] != update_id]
+            if delivered and len(left) < len(self._updates):
+                self._delivered += 1
+                self._last_delivered_id = max(self._last_delivered_id, update_id)
+            self._updates = left
 
     # ------------------------------------------------------------------ HTTP
 
@@ -893,9 +930,14 @@ class FakeBotApi:
 
     @property
     def updates_delivered(self) -> int:
-        """How many distinct updates ``getUpdates`` has handed out so far."""
+        """How many distinct updates ``getUpdates`` handed out or the webhook accepted."""
         with self._lock:
             return self._delivered
+
+    @property
+    def webhook(self) -> WebhookDelivery:
+        """The webhook delivery: its attempts, counters, and ``pause()``/``resume()``."""
+        return self._webhook_delivery
 
     def mark(self) -> int:
         """The number of calls so far: pass it as ``since`` to :meth:`wait_for_call`."""
@@ -1088,19 +1130,23 @@ class FakeBotApi:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset < 0:
             self._updates = self._updates[offset:]
-        allowed = self._allowed
-        kept = []
-        for update in self._updates:
-            kind = next(k for k in update if k != "update_id")
-            if (kind in allowed) if allowed is not None else (kind not in _OPT_IN_UPDATES):
-                kept.append(update)
-        self._updates = kept  # Telegram never delivers updates the bot did not allow.
+        self._updates = kept = self._allowed_only(self._updates)
         batch = kept[:limit]
         for update in batch:
             if update["update_id"] > self._last_delivered_id:
                 self._last_delivered_id = update["update_id"]
                 self._delivered += 1
         return copy.deepcopy(batch)
+
+    def _allowed_only(self, updates: list[JSON]) -> list[JSON]:
+        """The updates of kinds the bot allowed: Telegram never delivers the others."""
+        allowed = self._allowed
+        kept = []
+        for update in updates:
+            kind = next(k for k in update if k != "update_id")
+            if (kind in allowed) if allowed is not None else (kind not in _OPT_IN_UPDATES):
+                kept.append(update)
+        return kept
 
     def _set_allowed(self, allowed: Any) -> None:
         if not isinstance(allowed, list):
@@ -1283,19 +1329,28 @@ class FakeBotApi:
         url = _str(params, "url", "")
         if url and not url.startswith("https://"):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        secret = None if secret in (None, "") else str(secret)
+        if secret is not None and not _SECRET_TOKEN.fullmatch(secret):
+            raise _bad("secret token contains unallowed characters")
+        connections = _int(params, "max_connections", 40)
+        if not 1 <= connections <= 100:
+            raise _bad("bad webhook: max_connections must be between 1 and 100")
         if _bool(params, "drop_pending_updates"):
             self._updates.clear()
         if "allowed_updates" in params:
             self._set_allowed(_json(params, "allowed_updates"))
         self._webhook = {"url": url}
         if url:
-            self._webhook["max_connections"] = _int(params, "max_connections", 40)
+            self._webhook["max_connections"] = connections
+        self._webhook_delivery.configure(Webhook(url, secret, connections) if url else None)
         return True
 
     def _api_deleteWebhook(self, params: JSON) -> bool:
         if _bool(params, "drop_pending_updates"):
             self._updates.clear()
         self._webhook = {"url": ""}
+        self._webhook_delivery.configure(None)
         return True
 
     def _api_getWebhookInfo(self, params: JSON) -> JSON:
@@ -1306,6 +1361,9 @@ class FakeBotApi:
         }
         if self._allowed is not None and self._webhook["url"]:
             info["allowed_updates"] = sorted(self._allowed)
+        last_error = self._webhook_delivery.last_error
+        if last_error is not None and self._webhook["url"]:
+            info["last_error_date"], info["last_error_message"] = last_error
         return info
 
     def _commands_key(self, params: JSON) -> str:

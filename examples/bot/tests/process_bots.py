@@ -79,8 +79,9 @@ class BotProcess:
 
     # -- reading it --------------------------------------------------------------------
     def log_tail(self, lines: int = 15) -> str:
-        """The last lines of the log, for failure messages."""
-        text = self.log_path.read_text(errors="replace").splitlines()
+        """The last lines of the log, for failure messages (gRPC's debug chatter left out)."""
+        text = [line for line in self.log_path.read_text(errors="replace").splitlines()
+                if '"logger": "grpc.' not in line]
         return "\n".join(text[-lines:])
 
     def lines(self) -> list[dict[str, Any]]:
