@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
@@ -198,15 +200,31 @@ class StatsRepository:
         def where(query: Any, field: str, value: Any) -> Any:
             return query.where(filter=firestore.FieldFilter(field, "==", value))
 
-        truth = {
-            "total_groups": await count(where(groups, "enabled", True)),
-            "total_channels": await count(store.collection("enforced_channels")),
-            "total_verifications": await checks(events),
-            "success_count": await checks(where(events, "status", "success")),
-            "failed_count": await checks(where(events, "status", "failed")),
-            "error_count": await checks(where(events, "status", "error")),
-            "total_users": await count(store.collection("verification_users")),
+        recounts: dict[str, Callable[[], Awaitable[int]]] = {
+            "total_groups": partial(count, where(groups, "enabled", True)),
+            "total_channels": partial(count, store.collection("enforced_channels")),
+            "total_verifications": partial(checks, events),
+            "success_count": partial(checks, where(events, "status", "success")),
+            "failed_count": partial(checks, where(events, "status", "failed")),
+            "error_count": partial(checks, where(events, "status", "error")),
+            "total_users": partial(count, store.collection("verification_users")),
         }
+        truth: dict[str, int] = {}
+        failures: list[Exception] = []
+
+        async def recount(name: str, scope: anyio.CancelScope) -> None:
+            try:
+                truth[name] = await recounts[name]()
+            except Exception as exc:  # raised as it is below, not as an exception group
+                failures.append(exc)
+                scope.cancel()
+
+        # Each aggregation scans an index on the server: run them side by side.
+        async with anyio.create_task_group() as tasks:
+            for name in recounts:
+                tasks.start_soon(recount, name, tasks.cancel_scope)
+        if failures:
+            raise failures[0]
         current = await self.get()
         fixes = {name: truth[name] - getattr(current, name) for name in truth}
         fixes = {name: delta for name, delta in fixes.items() if delta}
