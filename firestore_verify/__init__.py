@@ -10,6 +10,7 @@ Everything public is re-exported here::
 """
 
 from firestore_verify import errors
+from firestore_verify._version import __version__
 from firestore_verify.admin_accounts import AdminAccounts
 from firestore_verify.admin_backend import AdminBackend, admin_backend
 from firestore_verify.analytics import (
@@ -108,8 +109,6 @@ from firestore_verify.serving import run_admin_app, serve
 from firestore_verify.sign_in import PasswordSignIn, TooManyAttemptsError
 from firestore_verify.spool import EventSpool
 from firestore_verify.store import Store, connect
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Activity",

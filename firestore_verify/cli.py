@@ -29,6 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from firestore_verify._version import __version__
 from firestore_verify.errors import ConfigurationError, FirestoreVerifyError, InvalidInputError
 from firestore_verify.store import Store, connect
 
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="firestore-verify",
         description="Tools for the firestore-verify data layer of Telegram verification bots.",
     )
+    parser.add_argument("--version", action="version", version=f"firestore-verify {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, command in COMMANDS.items():
         sub = subparsers.add_parser(name, help=command.help, description=command.help)

@@ -46,3 +46,19 @@ def test_wheel_imports_on_its_own(wheel: Path, tmp_path: Path) -> None:
          "firestore_verify.testing; print(fv.__file__, len(fv.__all__))"],
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=120)
     assert result.stdout.startswith(str(target))
+
+
+def test_the_version_is_written_once_and_the_wheel_and_cli_agree(wheel: Path) -> None:
+    import firestore_verify as fv
+
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject
+    assert f"-{fv.__version__}-" in wheel.name
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith("METADATA"))
+        text = archive.read(metadata).decode()
+    assert f"\nVersion: {fv.__version__}\n" in text
+    assert "Requires-Dist: google-cloud-firestore" in text  # used directly: declared
+    done = subprocess.run([sys.executable, "-m", "firestore_verify.cli", "--version"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, f"firestore-verify {fv.__version__}")
