@@ -10,6 +10,7 @@ polled. Ctrl-C stops everything it started.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -27,6 +28,11 @@ __all__ = ["Board", "follow", "main", "run_demo"]
 T = TypeVar("T")
 
 _STATUS_COLOURS = {"success": "32", "failed": "33", "error": "31"}
+#: The screen the board must fit: a classic terminal.
+WIDTH, HEIGHT = 80, 24
+#: Latest events shown: what fits under the totals in HEIGHT rows.
+EVENTS = 8
+_COLOUR_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -38,7 +44,7 @@ class Board:
     updates: int = 0
 
     def render(self, simulation: Simulation, *, colour: bool = True) -> str:
-        """The whole screen as text."""
+        """The whole screen as text, each line cut to the screen's width."""
 
         def paint(code: str, text: str) -> str:
             return f"\x1b[{code}m{text}\x1b[0m" if colour else text
@@ -48,8 +54,7 @@ class Board:
         cache = simulation.runtime.cache.stats
         lines = [
             paint("1", "firestore-verify demo: the reference bot under synthetic traffic"),
-            f"Firestore emulator project {simulation.runtime.store.project}, "
-            f"local Bot API at {simulation.api.base_url}",
+            f"project {simulation.runtime.store.project}, Bot API {simulation.api.base_url}",
             "",
             paint("1", "Totals") + "  (live from store.stats.watch())",
             f"  groups {s.total_groups}   channels {s.total_channels}   users {s.total_users}",
@@ -60,25 +65,60 @@ class Board:
             + f"   success rate {s.success_rate:.1f}%",
             "",
             paint("1", "Simulated users"),
-            f"  messages {report.messages}   joined channels {report.joins}   "
-            f"pressed \u201cI have joined\u201d {report.verify_presses}   "
-            f"left channels {report.leaves}",
+            f"  messages {report.messages}   joins {report.joins}   "
+            f"\u201cI have joined\u201d {report.verify_presses}   leaves {report.leaves}",
             f"  bot cache: {cache.size} entries, hit rate {cache.hit_rate:.0%}",
             "",
             paint("1", "Latest events") + "  (live from store.analytics.activity.watch())",
+            "  time     status        user          group        channel  latency  cache",
+            *(_event_line(event, paint) for event in self.events),
+            "",
+            "Ctrl-C stops the bot, the Bot API server and the emulator.",
         ]
-        for event in self.events:
-            status = event.status.value
-            latency = f"{event.latency_ms:7.1f} ms" if event.latency_ms is not None else ""
-            lines.append(
-                f"  {event.occurred_at:%H:%M:%S}  "
-                + paint(_STATUS_COLOURS.get(status, "0"), f"{status:<7}")
-                + f"  user {event.user_id:<6} group {event.group_id}  channel {event.channel_id}"
-                + f"  {latency}{'  cached' if event.cached else ''}"
-                + (f"  {event.error_type}" if event.error_type else "")
-            )
-        lines += ["", "Ctrl-C stops the bot, the Bot API server and the emulator."]
-        return "\n".join(lines)
+        return "\n".join(_fit(line) for line in lines)
+
+    def changes(self, printed: set[str]) -> str:
+        """For a pipe: the totals, then the events not ``printed`` yet, one line each."""
+        s = self.stats or fv.Stats()
+        lines = [f"totals: verifications {s.total_verifications}  success {s.success_count}  "
+                 f"failed {s.failed_count}  error {s.error_count}  users {s.total_users}"]
+        lines += [_event_line(event, _plain) for event in reversed(self.events)
+                  if event.id not in printed]  # oldest first
+        return "\n".join(_fit(line) for line in lines) + "\n"
+
+
+def _plain(_code: str, text: str) -> str:
+    return text
+
+
+def _event_line(event: fv.Verification, paint: Callable[[str, str], str]) -> str:
+    status = event.status.value
+    latency = f"{event.latency_ms:.1f}ms" if event.latency_ms is not None else "-"
+    return (f"  {event.occurred_at:%H:%M:%S} "
+            + paint(_STATUS_COLOURS.get(status, "0"), f"{status:<7}")
+            + f" {event.user_id:>10} {event.group_id:>14} {event.channel_id or '-':>14}"
+            + f" {latency:>8}  {'hit' if event.cached else 'miss'}")
+
+
+def _fit(line: str) -> str:
+    """``line`` cut to fit the screen's width, with an ellipsis (colour codes take no room)."""
+    if len(_COLOUR_CODE.sub("", line)) < WIDTH:
+        return line
+    visible, out, escape = 0, [], False
+    for char in line:
+        if char == "\x1b":
+            escape = True
+        if not escape:
+            if visible == WIDTH - 2:
+                out.append("\u2026")
+                break
+            visible += 1
+        elif char == "m":
+            escape = False
+        out.append(char)
+    if "\x1b[" in line:
+        out.append("\x1b[0m")
+    return "".join(out)
 
 
 async def follow(stream: fv.LiveStream[T], show: Callable[[T], None]) -> None:
@@ -98,7 +138,7 @@ async def run_demo(
     *,
     stop: anyio.Event | None = None,
     duration: float | None = None,
-    events: int = 12,
+    events: int = EVENTS,
     colour: bool = True,
 ) -> Board:
     """Run the demo until ``stop`` is set (or ``duration`` seconds passed); return the last board.
@@ -109,10 +149,16 @@ async def run_demo(
     board = Board()
     async with emulator_store() as store, simulated_bot(store, config) as simulation:
 
+        printed: set[str] = set()
+
         def redraw() -> None:
             board.updates += 1
-            out.write("\x1b[H\x1b[2J" if colour else "\n")
-            out.write(board.render(simulation, colour=colour) + "\n")
+            if colour:  # a terminal: the whole board, in place
+                out.write("\x1b[H\x1b[2J" + board.render(simulation) + "\n")
+            else:  # piped: the board once, then one line per change
+                out.write(board.render(simulation, colour=False) + "\n"
+                          if board.updates == 1 else board.changes(printed))
+            printed.update(e.id for e in board.events)
             out.flush()
 
         def show_stats(stats: fv.Stats) -> None:

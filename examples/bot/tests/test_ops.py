@@ -12,7 +12,9 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from importlib import metadata
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -20,10 +22,10 @@ import pytest
 from conftest import CHANNEL, GROUP, USER, protect
 from fsv_bot.app import BotRuntime, running_bot
 from fsv_bot.config import ConfigError, Settings
-from fsv_bot.demo import run_demo
+from fsv_bot.demo import EVENTS, HEIGHT, WIDTH, Board, run_demo
 from fsv_bot.fake_telegram import FakeBotApi
 from fsv_bot.logs import JsonFormatter
-from fsv_bot.simulate import SimulationConfig, simulated_bot
+from fsv_bot.simulate import SimulationConfig, SimulationReport, simulated_bot
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -304,6 +306,31 @@ async def test_simulation_drives_the_real_handlers(store: fv.Store) -> None:
     assert (await store.stats.reconcile()).drifted is False
 
 
+def test_the_demo_board_fits_an_80_by_24_terminal() -> None:
+    """The widest values it can show: ten-digit user ids, full chat ids, big totals."""
+    big = 10**9
+    board = Board(
+        stats=fv.Stats(total_groups=big, total_channels=big, total_users=big,
+                       total_verifications=big, success_count=big, failed_count=big,
+                       error_count=big),
+        events=[fv.Verification(user_id=9_999_999_999, group_id=-1001234567890,
+                                channel_id=-1009876543210, status=fv.Status.FAILED,
+                                latency_ms=99_999.9, cached=False,
+                                occurred_at=datetime(2026, 12, 2, tzinfo=timezone.utc))] * EVENTS)
+    report = SimulationReport(messages=big, joins=big, verify_presses=big, leaves=big)
+    simulation: Any = SimpleNamespace(
+        report=report, api=SimpleNamespace(base_url="http://127.0.0.1:65535/bot"),
+        runtime=SimpleNamespace(store=SimpleNamespace(project="demo-firestore-verify-1234"),
+                                cache=fv.MembershipCache()))
+    for colour in (True, False):
+        screen = board.render(simulation, colour=colour).split("\n")
+        visible = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in screen]
+        assert len(screen) < HEIGHT, f"{len(screen)} lines"
+        too_wide = [line for line in visible if len(line) >= WIDTH]
+        assert not too_wide, too_wide
+    assert "-1001234567890" in board.render(simulation, colour=False)
+
+
 async def test_demo_board_follows_the_watches(firestore_emulator: object) -> None:
     out = io.StringIO()
     config = SimulationConfig(groups=2, users=20, messages=0, rate=40)
@@ -316,3 +343,7 @@ async def test_demo_board_follows_the_watches(firestore_emulator: object) -> Non
     assert "live from store.stats.watch()" in screen
     assert "live from store.analytics.activity.watch()" in screen
     assert board.updates >= 2
+    # Piped: the board once, then a line per change, never a screen-clearing escape.
+    assert screen.count("live from store.stats.watch()") == 1
+    assert "\x1b" not in screen
+    assert "totals: verifications" in screen
