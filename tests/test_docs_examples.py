@@ -91,3 +91,22 @@ async def test_cache_hits_example_folds_thirty_hits_into_one_document(store: fv.
     assert line == ("recorded 30, folded 29, event documents 1, total_verifications 30")
     drift = await store.stats.reconcile()
     assert not drift.fixed
+
+
+def test_the_tutorial_runs_as_written_and_prints_what_the_docs_say(tmp_path: Path) -> None:
+    """Getting started shows the tutorial inline (readable on GitHub): the same file the
+    test runs, as a new user would (its own emulator, from a fresh directory)."""
+    import re
+    import subprocess
+    import sys
+
+    source = (EXAMPLES / "tutorial.py").read_text()
+    page = (EXAMPLES.parent / "getting-started.md").read_text()
+    blocks = re.findall(r"```(\w+)\n(.*?)```", page, flags=re.S)
+    assert ("python", source) in blocks, "getting-started.md shows another tutorial.py"
+    (tmp_path / "tutorial.py").write_text(source)
+    done = subprocess.run([sys.executable, "tutorial.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = next(text for kind, text in blocks if kind == "text")
+    assert done.stdout == printed
