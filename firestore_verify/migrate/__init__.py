@@ -24,11 +24,12 @@ verification log, exactly once, several commits in flight) and
 from firestore_verify.migrate.check import check
 from firestore_verify.migrate.check_result import CheckResult, Difference
 from firestore_verify.migrate.mapping import EVENT_ID_PREFIX, BadRowError
+from firestore_verify.migrate.opening import open_source
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import BadRow, MigrationReport, TableResult
 from firestore_verify.migrate.run import migrate
 from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
-from firestore_verify.migrate.sources import Source, open_source, redact_url
+from firestore_verify.migrate.sources import Source, redact_url
 
 __all__ = [
     "EVENT_ID_PREFIX",

@@ -14,6 +14,7 @@ import anyio
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.check import check
 from firestore_verify.migrate.check_result import CheckResult
+from firestore_verify.migrate.opening import open_source
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.run import (
@@ -23,7 +24,6 @@ from firestore_verify.migrate.run import (
     migrate,
     target_of,
 )
-from firestore_verify.migrate.sources import open_source
 
 __all__ = ["configure_check", "configure_migrate", "run_check", "run_migrate"]
 

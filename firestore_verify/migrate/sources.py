@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.schema import LEGACY_TABLES, LegacyTable
 
-__all__ = ["Source", "open_source", "quote", "redact_url"]
+__all__ = ["Source", "quote", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -147,34 +147,3 @@ class Source(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def open_source(url: str) -> Source:
-    """Open the legacy database at ``url`` read-only.
-
-    Raises:
-        ConfigurationError: for an unknown scheme, a missing file, a failed
-            connection, or PostgreSQL without psycopg installed.
-    """
-    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
-    base = scheme.split("+", 1)[0]
-    if base in ("sqlite", "postgresql", "postgres"):
-        try:
-            urlsplit(url).port  # noqa: B018 - parsing the port is the check
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"{redact_url(url)!r} is not a valid database URL ({exc}): use "
-                "sqlite:///path/to/bot.db or postgresql://user:password@host:5432/dbname."
-            ) from None
-    if base == "sqlite":
-        from firestore_verify.migrate.sqlite import SqliteSource
-
-        return SqliteSource(url)
-    if base in ("postgresql", "postgres"):
-        from firestore_verify.migrate.postgres import PostgresSource
-
-        return PostgresSource(url)
-    raise ConfigurationError(
-        f"cannot read {redact_url(url)!r}: use sqlite:///path/to/bot.db or "
-        "postgresql://user:password@host:5432/dbname."
-    )
