@@ -27,14 +27,14 @@ __all__ = ["AdminBackend", "admin_backend"]
 class AdminBackend:
     """The shared parts of an admin app: one of each per process."""
 
-    #: The Firestore store.
     store: Store
-    #: Verifies ID tokens and session cookies against ``store.admins``.
+    """The Firestore store."""
     auth: Authenticator
-    #: Admin accounts, Firebase Auth and ``admin_users`` together.
+    """Verifies ID tokens and session cookies against ``store.admins``."""
     accounts: AdminAccounts
-    #: One Firestore listener per live stream, shared by every connected client.
+    """Admin accounts, Firebase Auth and ``admin_users`` together."""
     hub: FanOut
+    """One Firestore listener per live stream, shared by every connected client."""
 
 
 @asynccontextmanager

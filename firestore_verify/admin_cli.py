@@ -40,8 +40,8 @@ from firestore_verify.store import Store
 __all__ = ["cli_actor", "configure_admins", "format_admins", "run_admins"]
 
 _ROLES = [role.value for role in Role]
-#: Runs one action on an open store; returns the exit code.
 _Action = Callable[[Store, argparse.Namespace], Awaitable[int]]
+"""Runs one action on an open store; returns the exit code."""
 
 
 def cli_actor(override: str | None = None) -> Actor:

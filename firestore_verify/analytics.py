@@ -39,8 +39,8 @@ __all__ = [
     "TrendPoint",
 ]
 
-#: The periods the dashboard offers.
 Period = Literal["24h", "7d", "30d", "90d"]
+"""The periods the dashboard offers."""
 _PERIOD_DAYS = {"24h": 1, "7d": 7, "30d": 30, "90d": 90}
 _STATUSES = ("success", "failed", "error")
 
@@ -50,9 +50,13 @@ class Counts:
     """Verification counts by status."""
 
     total: int = 0
+    """Verifications of every status (the sum of the three below)."""
     success: int = 0
+    """Verifications with status ``success``."""
     failed: int = 0
+    """Verifications with status ``failed``."""
     error: int = 0
+    """Verifications with status ``error``."""
 
     @property
     def success_rate(self) -> float:
@@ -74,13 +78,17 @@ class Summary:
     """Totals over a period."""
 
     period: str
+    """The period asked for: ``24h``, ``7d``, ``30d`` or ``90d``."""
     start: datetime
+    """Start of the period (UTC): the top of the hour 24 hours back, or 00:00 of its first day."""
     end: datetime
+    """End of the period (UTC): the time of the call, or one period earlier with ``before``."""
     counts: Counts
-    #: Users seen for the first time ever during the period.
+    """Verifications in the period, by status."""
     new_users: int
-    #: Rollup documents read to answer (the cost).
+    """Users seen for the first time ever during the period."""
     documents_read: int
+    """Rollup documents read to answer (the cost)."""
 
     @property
     def success_rate(self) -> float:
@@ -93,7 +101,9 @@ class TrendPoint:
     """One bucket (a UTC day or hour) of the verification trend."""
 
     start: datetime
+    """Start of the bucket (UTC): 00:00 of the day, or the top of the hour."""
     counts: Counts
+    """Verifications in the bucket, by status (zeros when there were none)."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +111,13 @@ class GrowthPoint:
     """Users on one UTC day: first seen that day, and all seen up to its end."""
 
     day: date
+    """The UTC day."""
     new_users: int
+    """Users seen for the first time ever that day."""
     total_users: int
+    """Users ever seen up to the end of that day (worked back from the counters)."""
     unique_users: int
+    """Distinct users verified that day."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +125,15 @@ class GroupStats:
     """One group's verifications today and over the last 7 days."""
 
     group_id: int
+    """Telegram chat id of the group."""
     today: Counts
+    """The group's verifications since 00:00 UTC today."""
     week: Counts
+    """The group's verifications over the last 7 UTC days, today included."""
     unique_users_today: int
+    """Distinct users verified in the group today (UTC)."""
     new_users_week: int
+    """Users seen in this group for the first time during those 7 days."""
 
     @property
     def success_rate(self) -> float:
@@ -127,7 +146,9 @@ class Comparison:
     """A period's summary beside the same-length period just before it."""
 
     current: Summary
+    """The summary of the period asked for."""
     previous: Summary
+    """The summary of the same-length period just before it."""
 
     @staticmethod
     def change(now: float, before: float) -> float | None:
@@ -155,20 +176,21 @@ class Report:
     """A period against the previous one, with its trend: what an analytics page shows."""
 
     comparison: Comparison
-    #: Per day (or hour), oldest first.
+    """The period's summary against the previous period's."""
     trend: list[TrendPoint]
+    """Per day (or hour), oldest first."""
 
 
 @dataclass(frozen=True)
 class Overview:
     """What a dashboard's cards show: totals, and today against yesterday (UTC days)."""
 
-    #: Totals from the counters (a fixed number of reads).
     stats: Stats
-    #: Verifications since 00:00 UTC today.
+    """Totals from the counters (a fixed number of reads)."""
     today: Counts
-    #: Verifications during yesterday (UTC).
+    """Verifications since 00:00 UTC today."""
     yesterday: Counts
+    """Verifications during yesterday (UTC)."""
 
     @property
     def today_change(self) -> float | None:
@@ -280,8 +302,8 @@ class Analytics:
     def __init__(self, store: Store, *, clock: Any = _now) -> None:
         self._store = store
         self._clock = clock
-        #: The activity feed (latest events, live).
         self.activity = Activity(store)
+        """The activity feed (latest events, live)."""
 
     async def _daily(self, first: date, last: date) -> tuple[dict[str, _DayTotals], int]:
         col = self._store.collection(DAILY)

@@ -57,19 +57,19 @@ __all__ = [
     "Principal",
 ]
 
-#: The variable firebase-admin (and so :class:`Authenticator`) reads the Auth emulator from.
 AUTH_EMULATOR_HOST_VAR = "FIREBASE_AUTH_EMULATOR_HOST"
+"""The variable firebase-admin (and so :class:`Authenticator`) reads the Auth emulator from."""
 
-#: The custom claim that mirrors an admin's role, for the security rules.
 ROLE_CLAIM = "role"
+"""The custom claim that mirrors an admin's role, for the security rules."""
 
 _T = TypeVar("_T")
 
 _CLOUD_HOST = "identitytoolkit.googleapis.com"
 _ID_TOKEN_ISSUER = "https://securetoken.google.com/"
 _COOKIE_ISSUER = "https://session.firebase.google.com/"
-#: Firebase's bounds for a session cookie's lifetime.
 _MIN_SESSION = timedelta(minutes=5)
+"""Firebase's bounds for a session cookie's lifetime."""
 _MAX_SESSION = timedelta(days=14)
 
 
@@ -82,16 +82,16 @@ class Principal:
     active ``admin_users`` document.
     """
 
-    #: Firebase Auth uid (also the ``admin_users`` document id).
     uid: str
-    #: The email address of the token, or the admin document's when the token has none.
+    """Firebase Auth uid (also the ``admin_users`` document id)."""
     email: str
-    #: The role of the admin document (not the token's claim).
+    """The email address of the token, or the admin document's when the token has none."""
     role: Role
-    #: The admin document as read when the credential was verified.
+    """The role of the admin document (not the token's claim)."""
     admin: AdminUser
-    #: The verified token's claims (``auth_time``, ``iat``, ``exp``, custom claims...).
+    """The admin document as read when the credential was verified."""
     claims: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The verified token's claims (``auth_time``, ``iat``, ``exp``, custom claims...)."""
 
     def can(self, permission: Permission | str) -> bool:
         """Whether this admin's role grants ``permission`` (the table of :mod:`.permissions`)."""
@@ -233,10 +233,10 @@ class Authenticator:
                     "are never checked against an emulated database)."
                 )
 
-        #: The store whose ``admin_users`` decide who gets in.
         self.store = store
-        #: ``HOST:PORT`` of the Auth emulator, or ``None`` for the real Firebase Auth.
+        """The store whose ``admin_users`` decide who gets in."""
         self.emulator_host = host
+        """``HOST:PORT`` of the Auth emulator, or ``None`` for the real Firebase Auth."""
         self._skew = int(skew)
         credential = _EmulatorCredentials() if host is not None else _store_credentials(store)
         self._app: Any = firebase_admin.initialize_app(

@@ -62,13 +62,13 @@ __all__ = [
 
 log = logging.getLogger("firestore_verify.bot_config")
 
-#: The warning a bot sends when neither the group nor the config sets one.
 DEFAULT_WARNING_TEMPLATE = (
     "{user}, to write in {group} please join {channels} first, "
     "then press \u201cI have joined\u201d."
 )
-#: The placeholders a warning template may use.
+"""The warning a bot sends when neither the group nor the config sets one."""
 PLACEHOLDERS = ("{user}", "{group}", "{channels}")
+"""The placeholders a warning template may use."""
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
@@ -111,9 +111,14 @@ class MessageConfig(_Section):
         default=DEFAULT_WARNING_TEMPLATE, json_schema_extra=_extra(),
         description="Warning for users who have not joined, in groups without their own: "
                     "{user}, {group} and {channels} are filled in.")
+    """Warning for users who have not joined, in groups without their own:
+    ``{user}``, ``{group}`` and ``{channels}`` are filled in (1-1000 characters,
+    no other placeholder; default :data:`DEFAULT_WARNING_TEMPLATE`).
+    """
     verified_text: Annotated[str, Field(min_length=1, max_length=200)] = Field(
         default="Verified, you can write now.", json_schema_extra=_extra(),
         description="Answer to \u201cI have joined\u201d once the user is verified.")
+    """Answer to "I have joined" once the user is verified (1-200 characters)."""
 
 
 class RateLimitConfig(_Section):
@@ -123,6 +128,9 @@ class RateLimitConfig(_Section):
         default=None, gt=0, le=1000, json_schema_extra=_extra(),
         description="Most moderation calls (delete, mute, warn) per second; unset: no limit "
                     "but Telegram's flood control, which the bot honours.")
+    """Most moderation calls (delete, mute, warn) per second, in ``(0, 1000]``;
+    ``None``: no limit but Telegram's flood control.
+    """
 
 
 class CacheConfig(_Section):
@@ -130,12 +138,16 @@ class CacheConfig(_Section):
 
     positive_ttl: float = _cache_field(
         "positive_ttl", "Seconds a \u201cis a member\u201d answer is kept (0: not cached).")
+    """Seconds a "is a member" answer is kept, at least 0 (0: not cached; default 600)."""
     negative_ttl: float = _cache_field(
         "negative_ttl", "Seconds a \u201cis not a member\u201d answer is kept (0: not cached).")
+    """Seconds a "is not a member" answer is kept, at least 0 (0: not cached; default 60)."""
     jitter: float = _cache_field(
         "jitter", "Relative spread of each entry's TTL (0.15 = \u00b115 %), below 1.")
+    """Relative spread of each entry's TTL, in ``[0, 1)`` (default 0.15 = ±15 %)."""
     max_entries: int = _cache_field(
         "max_entries", "Most answers kept; the least recently used go first.")
+    """Most answers kept, at least 1 (default 100,000); the least recently used go first."""
 
 
 class LoggingConfig(_Section):
@@ -144,6 +156,9 @@ class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = Field(
         default=None, json_schema_extra=_extra(),
         description="Log level of the bot's process; unset: the level it was started with.")
+    """Log level of the bot's process (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``);
+    ``None``: the level it was started with.
+    """
 
 
 _SECRET = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,256}$")]
@@ -156,6 +171,9 @@ class WebhookConfig(_Section):
         default=None, json_schema_extra=_extra(sensitive=True, live=False),
         description="Telegram's X-Telegram-Bot-Api-Secret-Token for the webhook "
                     "(1-256 of A-Z a-z 0-9 _ -); applied when the bot starts.")
+    """Telegram's ``X-Telegram-Bot-Api-Secret-Token`` for the webhook (1-256 of
+    ``A-Z a-z 0-9 _ -``), or ``None``; sensitive, applied when the bot starts.
+    """
 
 
 class BotConfig(_Section):
@@ -166,16 +184,16 @@ class BotConfig(_Section):
     admin sets them.
     """
 
-    #: Texts the bot sends.
     messages: MessageConfig = Field(default_factory=MessageConfig)
-    #: How fast the bot may call Telegram.
+    """Texts the bot sends."""
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
-    #: The membership cache.
+    """How fast the bot may call Telegram."""
     cache: CacheConfig = Field(default_factory=CacheConfig)
-    #: The bot's own logging.
+    """The membership cache."""
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    #: Receiving updates by webhook.
+    """The bot's own logging."""
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    """Receiving updates by webhook."""
 
     _explicit: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -223,12 +241,12 @@ class BotConfig(_Section):
         return config
 
 
-#: dotted key -> (section, field), in schema order.
 _KEYS: dict[str, tuple[str, str]] = {
     f"{section}.{name}": (section, name)
     for section, info in BotConfig.model_fields.items()
     for name in (info.annotation.model_fields if isinstance(info.annotation, type) else {})
 }
+"""dotted key -> (section, field), in schema order."""
 _SENSITIVE = frozenset(
     key for key, (section, name) in _KEYS.items()
     if (BotConfig.model_fields[section].annotation.model_fields[name]  # type: ignore[union-attr]
@@ -241,36 +259,36 @@ class ConfigField(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    #: The dotted key, e.g. ``cache.positive_ttl``.
     key: str
-    #: ``string``, ``number``, ``integer``, ``boolean`` or ``choice``.
+    """The dotted key, e.g. ``cache.positive_ttl``."""
     type: Literal["string", "number", "integer", "boolean", "choice"]
-    #: The value when none is stored.
+    """``string``, ``number``, ``integer``, ``boolean`` or ``choice``."""
     default: Any = None
-    #: Whether the value may be unset (``null``).
+    """The value when none is stored."""
     nullable: bool = False
-    #: Lowest allowed value (inclusive).
+    """Whether the value may be unset (``null``)."""
     minimum: float | None = None
-    #: Lowest allowed value (exclusive).
+    """Lowest allowed value (inclusive)."""
     exclusive_minimum: float | None = None
-    #: Highest allowed value (inclusive).
+    """Lowest allowed value (exclusive)."""
     maximum: float | None = None
-    #: Highest allowed value (exclusive).
+    """Highest allowed value (inclusive)."""
     exclusive_maximum: float | None = None
-    #: Shortest allowed text.
+    """Highest allowed value (exclusive)."""
     min_length: int | None = None
-    #: Longest allowed text.
+    """Shortest allowed text."""
     max_length: int | None = None
-    #: A regular expression the text must match.
+    """Longest allowed text."""
     pattern: str | None = None
-    #: The allowed values of a ``choice``.
+    """A regular expression the text must match."""
     choices: list[str] | None = None
-    #: What the setting does.
+    """The allowed values of a ``choice``."""
     description: str = ""
-    #: A secret: read as the mask, audited as the mask; send the mask back to keep it.
+    """What the setting does."""
     sensitive: bool = False
-    #: Whether a running bot applies it without a restart.
+    """A secret: read as the mask, audited as the mask; send the mask back to keep it."""
     live: bool = True
+    """Whether a running bot applies it without a restart."""
 
 
 class ConfigSchema(BaseModel):
@@ -278,10 +296,10 @@ class ConfigSchema(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    #: The settings.
     settings: list[ConfigField]
-    #: What a sensitive value that is set reads as.
+    """The settings."""
     mask: str = MASK
+    """What a sensitive value that is set reads as."""
 
 
 def _describe(key: str) -> ConfigField:

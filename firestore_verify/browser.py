@@ -106,7 +106,6 @@ __all__ = [
     "encode_value",
 ]
 
-#: The root collections of the data contract (unprefixed), in the order they are listed.
 COLLECTIONS: tuple[str, ...] = (
     Owner.collection,
     ProtectedGroup.collection,
@@ -120,6 +119,7 @@ COLLECTIONS: tuple[str, ...] = (
     GROUP_DAILY,
     USERS,
 )
+"""The root collections of the data contract (unprefixed), in the order they are listed."""
 _ROOTS = frozenset(COLLECTIONS)
 _RESERVED_ID = re.compile(r"^__.*__$")
 _MAX_ID_BYTES = 1500
@@ -132,140 +132,140 @@ class _Encoded(BaseModel):
 class NullValue(_Encoded):
     """A Firestore ``null``."""
 
-    #: Always ``"null"``.
     type: Literal["null"] = "null"
-    #: Always ``None``.
+    """Always ``"null"``."""
     value: None = None
+    """Always ``None``."""
 
 
 class BooleanValue(_Encoded):
     """A Firestore boolean."""
 
-    #: Always ``"boolean"``.
     type: Literal["boolean"] = "boolean"
-    #: The boolean.
+    """Always ``"boolean"``."""
     value: bool
+    """The boolean."""
 
 
 class IntegerValue(_Encoded):
     """A Firestore 64-bit integer (a JSON number; JavaScript rounds beyond ±(2^53-1))."""
 
-    #: Always ``"integer"``.
     type: Literal["integer"] = "integer"
-    #: The integer.
+    """Always ``"integer"``."""
     value: int
+    """The integer."""
 
 
 class DoubleValue(_Encoded):
     """A Firestore double; NaN and the infinities are spelled as strings (JSON has none)."""
 
-    #: Always ``"double"``.
     type: Literal["double"] = "double"
-    #: The number, or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+    """Always ``"double"``."""
     value: float | Literal["NaN", "Infinity", "-Infinity"]
+    """The number, or ``"NaN"``, ``"Infinity"``, ``"-Infinity"``."""
 
 
 class StringValue(_Encoded):
     """A Firestore string."""
 
-    #: Always ``"string"``.
     type: Literal["string"] = "string"
-    #: The text (``"********"`` when masked).
+    """Always ``"string"``."""
     value: str
+    """The text (``"********"`` when masked)."""
 
 
 class BytesValue(_Encoded):
     """Firestore bytes, as standard base64."""
 
-    #: Always ``"bytes"``.
     type: Literal["bytes"] = "bytes"
-    #: The bytes, base64-encoded (standard alphabet, padded).
+    """Always ``"bytes"``."""
     value: str
+    """The bytes, base64-encoded (standard alphabet, padded)."""
 
 
 class TimestampValue(_Encoded):
     """A Firestore timestamp, as RFC 3339 in UTC (``2024-05-01T12:00:00.123456Z``)."""
 
-    #: Always ``"timestamp"``.
     type: Literal["timestamp"] = "timestamp"
-    #: RFC 3339, UTC, ``Z`` suffix; fractional seconds as stored (up to nanoseconds).
+    """Always ``"timestamp"``."""
     value: str
+    """RFC 3339, UTC, ``Z`` suffix; fractional seconds as stored (up to nanoseconds)."""
 
 
 class GeoPoint(_Encoded):
     """A latitude / longitude pair."""
 
-    #: Degrees, -90 to 90.
     latitude: float
-    #: Degrees, -180 to 180.
+    """Degrees, -90 to 90."""
     longitude: float
+    """Degrees, -180 to 180."""
 
 
 class GeoPointValue(_Encoded):
     """A Firestore geo point."""
 
-    #: Always ``"geopoint"``.
     type: Literal["geopoint"] = "geopoint"
-    #: The point.
+    """Always ``"geopoint"``."""
     value: GeoPoint
+    """The point."""
 
 
 class ReferenceValue(_Encoded):
     """A Firestore document reference."""
 
-    #: Always ``"reference"``.
     type: Literal["reference"] = "reference"
-    #: The document path: store-relative (prefix stripped) when ``in_store``, else as stored.
+    """Always ``"reference"``."""
     value: str
-    #: Whether it points at a document of this store (browsable with this browser).
+    """The document path: store-relative (prefix stripped) when ``in_store``, else as stored."""
     in_store: bool
+    """Whether it points at a document of this store (browsable with this browser)."""
 
 
 class VectorValue(_Encoded):
     """A Firestore vector embedding."""
 
-    #: Always ``"vector"``.
     type: Literal["vector"] = "vector"
-    #: The components.
+    """Always ``"vector"``."""
     value: list[float]
+    """The components."""
 
 
 class OtherValue(_Encoded):
     """A value type this version cannot encode (e.g. BSON types), shown as text."""
 
-    #: Always ``"other"``.
     type: Literal["other"] = "other"
-    #: ``repr()`` of the value the client decoded.
+    """Always ``"other"``."""
     value: str
-    #: The Python type the client decoded it into.
+    """``repr()`` of the value the client decoded."""
     python_type: str
+    """The Python type the client decoded it into."""
 
 
 class ArrayValue(_Encoded):
     """A Firestore array."""
 
-    #: Always ``"array"``.
     type: Literal["array"] = "array"
-    #: The elements, encoded.
+    """Always ``"array"``."""
     value: list[EncodedValue]
+    """The elements, encoded."""
 
 
 class MapValue(_Encoded):
     """A Firestore map (nested object)."""
 
-    #: Always ``"map"``.
     type: Literal["map"] = "map"
-    #: The entries, encoded.
+    """Always ``"map"``."""
     value: dict[str, EncodedValue]
+    """The entries, encoded."""
 
 
-#: Any encoded Firestore value; ``type`` tells which.
 EncodedValue = Annotated[
     NullValue | BooleanValue | IntegerValue | DoubleValue | StringValue | BytesValue
     | TimestampValue | GeoPointValue | ReferenceValue | VectorValue | ArrayValue | MapValue
     | OtherValue,
     Field(discriminator="type"),
 ]
+"""Any encoded Firestore value; ``type`` tells which."""
 ArrayValue.model_rebuild()
 MapValue.model_rebuild()
 
@@ -273,40 +273,41 @@ MapValue.model_rebuild()
 class BrowserCollection(BaseModel):
     """One collection of the store, as :meth:`CollectionBrowser.collections` lists it."""
 
-    #: The collection name without the store's prefix, e.g. ``protected_groups``.
     name: str
-    #: How many documents it holds (an aggregation count), or ``None`` when not asked for.
+    """The collection name without the store's prefix, e.g. ``protected_groups``."""
     count: int | None = None
+    """How many documents it holds (an aggregation count), or ``None`` when not asked for."""
 
 
 class BrowserDocument(BaseModel):
     """One document, every field encoded with its type."""
 
-    #: Store-relative path of its collection, e.g. ``verifications`` or ``_metadata/stats/shards``.
     collection: str
-    #: The document id.
+    """Store-relative path of its collection, e.g. ``verifications`` or ``_metadata/stats/shards``.
+    """
     id: str
-    #: Store-relative path of the document, e.g. ``_metadata/stats``.
+    """The document id."""
     path: str
-    #: The fields, each ``{"type": ..., "value": ...}``.
+    """Store-relative path of the document, e.g. ``_metadata/stats``."""
     fields: dict[str, EncodedValue]
-    #: Fields whose value is hidden (``admin_config`` entries with ``is_sensitive: true``).
+    """The fields, each ``{"type": ..., "value": ...}``."""
     masked: list[str] = Field(default_factory=list)
-    #: When the document was created (RFC 3339, UTC).
+    """Fields whose value is hidden (``admin_config`` entries with ``is_sensitive: true``)."""
     create_time: str | None = None
-    #: When the document last changed (RFC 3339, UTC).
+    """When the document was created (RFC 3339, UTC)."""
     update_time: str | None = None
+    """When the document last changed (RFC 3339, UTC)."""
 
 
 class BrowserPage(BaseModel):
     """A page of documents, ordered by document id."""
 
-    #: Store-relative path of the collection.
     collection: str
-    #: The documents of this page.
+    """Store-relative path of the collection."""
     items: list[BrowserDocument]
-    #: Pass to ``documents(cursor=...)`` for the next page; ``None`` on the last page.
+    """The documents of this page."""
     next_cursor: str | None = None
+    """Pass to ``documents(cursor=...)`` for the next page; ``None`` on the last page."""
 
 
 def _rfc3339(value: datetime) -> str:

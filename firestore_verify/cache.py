@@ -47,13 +47,13 @@ __all__ = ["CacheSettings", "CacheStats", "MembershipCache"]
 _Key = tuple[int, int]
 
 
-#: field -> (environment variable, type, lowest allowed, highest allowed (excluded)).
 _FIELDS: dict[str, tuple[str, type[float] | type[int], float, float]] = {
     "positive_ttl": ("FV_CACHE_POSITIVE_TTL", float, 0, math.inf),
     "negative_ttl": ("FV_CACHE_NEGATIVE_TTL", float, 0, math.inf),
     "jitter": ("FV_CACHE_JITTER", float, 0, 1),
     "max_entries": ("FV_CACHE_MAX_ENTRIES", int, 1, math.inf),
 }
+"""field -> (environment variable, type, lowest allowed, highest allowed (excluded))."""
 
 
 def _shown(value: object) -> str:
@@ -92,14 +92,14 @@ class CacheSettings:
     Invalid values raise :class:`~firestore_verify.errors.ConfigurationError`.
     """
 
-    #: Seconds a "is a member" answer is kept (before jitter).
     positive_ttl: float = 600.0
-    #: Seconds a "is not a member" answer is kept (before jitter).
+    """Seconds a "is a member" answer is kept (before jitter)."""
     negative_ttl: float = 60.0
-    #: Relative spread of each entry's TTL: ``0.15`` means ±15 %. In ``[0, 1)``.
+    """Seconds a "is not a member" answer is kept (before jitter)."""
     jitter: float = 0.15
-    #: Most entries kept; the least recently used are evicted beyond it.
+    """Relative spread of each entry's TTL: ``0.15`` means ±15 %. In ``[0, 1)``."""
     max_entries: int = 100_000
+    """Most entries kept; the least recently used are evicted beyond it."""
 
     def __post_init__(self) -> None:
         for field in _FIELDS:
@@ -132,14 +132,14 @@ class CacheSettings:
 class CacheStats:
     """A snapshot of a :class:`MembershipCache`'s counters."""
 
-    #: ``get`` calls answered from the cache.
     hits: int
-    #: ``get`` calls that found nothing, or only an expired entry.
+    """``get`` calls answered from the cache."""
     misses: int
-    #: Entries dropped to stay within ``max_entries``.
+    """``get`` calls that found nothing, or only an expired entry."""
     evictions: int
-    #: Entries held now (some may have expired without being looked at yet).
+    """Entries dropped to stay within ``max_entries``."""
     size: int
+    """Entries held now (some may have expired without being looked at yet)."""
 
     @property
     def hit_rate(self) -> float:

@@ -35,7 +35,6 @@ __all__ = ["TRANSIENT_ERRORS", "CallPolicy", "is_transient"]
 
 T = TypeVar("T")
 
-#: Errors worth another attempt: the call may succeed if made again.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     gexc.ServiceUnavailable,
     gexc.DeadlineExceeded,
@@ -43,10 +42,12 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     gexc.InternalServerError,
     gexc.Unknown,  # grpc's "stream removed" and other connection losses mid-call
 )
+"""Errors worth another attempt: the call may succeed if made again."""
 
-#: What a call ends with when it did not get through: transient errors, exhausted retries,
-#: an expired cancel scope.
 _GAVE_UP: tuple[type[Exception], ...] = (*TRANSIENT_ERRORS, gexc.RetryError, TimeoutError)
+"""What a call ends with when it did not get through: transient errors, exhausted retries,
+an expired cancel scope.
+"""
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -115,16 +116,16 @@ class CallPolicy:
     ``store.calls``.
     """
 
-    #: Longest one library call may take, retries included, in seconds.
     timeout: float = 30.0
-    #: Longest one attempt may take before it counts as failed and is retried.
+    """Longest one library call may take, retries included, in seconds."""
     attempt_timeout: float = 10.0
-    #: First backoff between attempts, in seconds (doubling, jittered).
+    """Longest one attempt may take before it counts as failed and is retried."""
     initial_backoff: float = 0.1
-    #: Largest backoff between attempts, in seconds.
+    """First backoff between attempts, in seconds (doubling, jittered)."""
     max_backoff: float = 5.0
-    #: ``HOST:PORT`` of the emulator, or ``None`` for Cloud Firestore (for messages).
+    """Largest backoff between attempts, in seconds."""
     host: str | None = None
+    """``HOST:PORT`` of the emulator, or ``None`` for Cloud Firestore (for messages)."""
 
     def __post_init__(self) -> None:
         if not self.timeout > 0 or not self.attempt_timeout > 0:

@@ -59,8 +59,8 @@ class Command:
 
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
-    #: Runs the command with the parsed arguments; returns the exit code.
     run: Callable[[argparse.Namespace], int]
+    """Runs the command with the parsed arguments; returns the exit code."""
 
 
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +107,6 @@ def authenticator_from(args: argparse.Namespace, store: Store) -> Authenticator:
     return Authenticator(store, emulator_host=args.auth_emulator_host)
 
 
-#: Library wording in error messages -> the command line's (options, not arguments).
 _CLI_TERMS: tuple[tuple[str, str], ...] = (
     ("connect(project='demo-my-app')", "--project demo-my-app"),
     ("connect(project=...)", "--project"),
@@ -117,6 +116,7 @@ _CLI_TERMS: tuple[tuple[str, str], ...] = (
     ("pass emulator_host=", "pass --auth-emulator-host"),
     ("Authenticator(emulator_host=...)", "--auth-emulator-host"),
 )
+"""Library wording in error messages -> the command line's (options, not arguments)."""
 
 
 def cli_terms(message: str) -> str:
@@ -126,11 +126,11 @@ def cli_terms(message: str) -> str:
     return message
 
 
-#: The deployable files shipped inside the package, by subcommand.
 PACKAGED_FILES: dict[str, str] = {
     "rules": "firestore.rules",
     "indexes": "firestore.indexes.json",
 }
+"""The deployable files shipped inside the package, by subcommand."""
 
 
 def packaged_file(kind: str) -> str:
@@ -202,8 +202,8 @@ def _commands() -> dict[str, Command]:
     }
 
 
-#: The subcommands, by name.
 COMMANDS: dict[str, Command] = _commands()
+"""The subcommands, by name."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,11 +20,12 @@ __all__ = ["ConnectionSettings", "resolve_settings"]
 
 EMULATOR_HOST_VAR = "FIRESTORE_EMULATOR_HOST"
 PROJECT_VARS = ("FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT")
-#: Project ids: Google's (``my-bot-123``), older domain-scoped ones (``example.com:my-bot``)
-#: and the short ids tests use against the emulator. Never blanks or ``/``.
 _PROJECT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
-#: Named Firestore databases: 4-63 of a-z 0-9 -, starting with a letter.
+"""Project ids: Google's (``my-bot-123``), older domain-scoped ones (``example.com:my-bot``)
+and the short ids tests use against the emulator. Never blanks or ``/``.
+"""
 _DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
+"""Named Firestore databases: 4-63 of a-z 0-9 -, starting with a letter."""
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,8 @@ class ConnectionSettings:
     project: str
     database: str
     emulator_host: str | None
-    #: A parsed service-account key, or ``None`` for the emulator / ADC.
     service_account: Mapping[str, Any] | None
+    """A parsed service-account key, or ``None`` for the emulator / ADC."""
     use_application_default: bool
 
 

@@ -42,7 +42,6 @@ __all__ = [
     "sum_shards",
 ]
 
-#: The integer fields of ``_metadata/stats`` that are counted with increments.
 COUNTER_FIELDS = (
     "total_groups",
     "total_channels",
@@ -52,9 +51,10 @@ COUNTER_FIELDS = (
     "error_count",
     "total_users",
 )
+"""The integer fields of ``_metadata/stats`` that are counted with increments."""
 SHARDS_COLLECTION = "shards"
-#: Field of ``_metadata/stats`` holding how many counter shards exist (absent: 1).
 SHARD_COUNT_FIELD = "shards"
+"""Field of ``_metadata/stats`` holding how many counter shards exist (absent: 1)."""
 
 
 def stats_ref(store: Store) -> firestore.AsyncDocumentReference:
@@ -238,10 +238,12 @@ class StatsRepository:
 class Drift:
     """What :meth:`StatsRepository.reconcile` found and repaired."""
 
-    #: Counter name -> amount added to make it true (empty: no drift).
     fixed: dict[str, int]
+    """Counter name -> amount added to make it true (empty: no drift)."""
     before: Stats
+    """The counters (summed over the shards) before the repair."""
     after: Stats
+    """The counters read again after the repair."""
 
     @property
     def drifted(self) -> bool:

@@ -27,15 +27,14 @@ from firestore_verify.testing.emulator import FirestoreEmulator
 
 __all__ = ["main", "run", "show"]
 
-#: The demo's project id; the ``demo-`` prefix marks it as emulator-only.
 DEMO_PROJECT = "demo-firestore-verify"
+"""The demo's project id; the ``demo-`` prefix marks it as emulator-only."""
 
 _NEWS = ChannelInfo(id=-1001000000001, title="Crypto News", username="crypto_news")
 _DEALS = ChannelInfo(id=-1001000000002, title="Daily Deals",
                      invite_link="https://t.me/+dailydeals")
 _DEVS = ChannelInfo(id=-1001000000003, title="Dev Updates", username="dev_updates")
 
-#: (group, owner, channels) to protect.
 _SETUP: tuple[tuple[GroupInfo, OwnerInfo, tuple[ChannelInfo, ...]], ...] = (
     (GroupInfo(id=-1002000000001, title="Crypto Chat", member_count=1250),
      OwnerInfo(id=42, username="alice"), (_NEWS, _DEALS)),
@@ -44,6 +43,7 @@ _SETUP: tuple[tuple[GroupInfo, OwnerInfo, tuple[ChannelInfo, ...]], ...] = (
     (GroupInfo(id=-1002000000003, title="Python Devs", member_count=87),
      OwnerInfo(id=7, username="bob_dev"), (_DEVS, _NEWS)),
 )
+"""(group, owner, channels) to protect."""
 
 
 def _print(text: str = "") -> None:

@@ -37,8 +37,8 @@ class InvalidInputError(FirestoreVerifyError, ValueError):
 
     def __init__(self, message: str, *, errors: list[str] | None = None) -> None:
         super().__init__(message)
-        #: One line per problem found, as ``field: reason``.
         self.errors: list[str] = errors or []
+        """One line per problem found, as ``field: reason``."""
 
 
 class NotFoundError(FirestoreVerifyError, LookupError):
@@ -80,8 +80,8 @@ class UnavailableError(FirestoreVerifyError):
 
     def __init__(self, message: str, *, host: str | None = None) -> None:
         super().__init__(message)
-        #: ``HOST:PORT`` of the emulator that did not answer, or ``None`` for Cloud Firestore.
         self.host = host
+        """``HOST:PORT`` of the emulator that did not answer, or ``None`` for Cloud Firestore."""
 
 
 class LoggerClosedError(FirestoreVerifyError):
@@ -99,8 +99,8 @@ class LoggerFailedError(FirestoreVerifyError):
 
     def __init__(self, message: str, *, unwritten: list[Any] | None = None) -> None:
         super().__init__(message)
-        #: The events accepted and not committed (``Verification`` objects).
         self.unwritten: list[Any] = unwritten or []
+        """The events accepted and not committed (``Verification`` objects)."""
 
 
 class SpoolError(FirestoreVerifyError):
@@ -125,7 +125,7 @@ class PermissionDeniedError(FirestoreVerifyError):
         super().__init__(
             f"role {role!r} may not {permission!r}; ask an owner for a role that grants it."
         )
-        #: The role of the admin who asked.
         self.role = role
-        #: The permission that was missing.
+        """The role of the admin who asked."""
         self.permission = permission
+        """The permission that was missing."""

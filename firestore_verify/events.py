@@ -50,24 +50,24 @@ def _resend_predicate(exc: Exception) -> bool:
     return is_transient(exc) or isinstance(exc, gexc.Aborted)
 
 
-#: Errors that mean "some precondition failed": a replay or a concurrent writer.
 CONFLICT = (gexc.AlreadyExists, gexc.FailedPrecondition, gexc.Conflict)
-#: Firestore accepts at most 500 writes in one commit.
+"""Errors that mean "some precondition failed": a replay or a concurrent writer."""
 MAX_WRITES_PER_COMMIT = 500
+"""Firestore accepts at most 500 writes in one commit."""
 
 
 @dataclass(frozen=True)
 class WriteOutcome:
     """What one :meth:`EventWriter.write` call did."""
 
-    #: Events this call wrote and counted.
     written: int
-    #: Events that were already stored (a replay, or a duplicate id): not counted again.
+    """Events this call wrote and counted."""
     already_stored: int
-    #: Commits that failed on a precondition and were re-planned.
+    """Events that were already stored (a replay, or a duplicate id): not counted again."""
     conflicts: int
-    #: Reads and commits retried after a transient error.
+    """Commits that failed on a precondition and were re-planned."""
     retries: int
+    """Reads and commits retried after a transient error."""
 
 
 class _UserCache:

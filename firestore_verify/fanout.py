@@ -67,8 +67,8 @@ __all__ = ["FanOut", "FanOutStats", "SubscriberDroppedError", "Subscription"]
 T = TypeVar("T")
 log = logging.getLogger("firestore_verify.fanout")
 
-#: Why a subscription was dropped.
 DropReason = Literal["slow", "failed"]
+"""Why a subscription was dropped."""
 
 
 class SubscriberDroppedError(FirestoreVerifyError):
@@ -81,26 +81,26 @@ class SubscriberDroppedError(FirestoreVerifyError):
 
     def __init__(self, key: str, reason: DropReason, detail: str) -> None:
         super().__init__(f"live stream {key!r}: {detail}; subscribe again for the current state.")
-        #: The stream key of the subscription.
         self.key = key
-        #: ``"slow"`` or ``"failed"``.
+        """The stream key of the subscription."""
         self.reason: DropReason = reason
+        """``"slow"`` or ``"failed"``."""
 
 
 @dataclass(frozen=True)
 class FanOutStats:
     """A snapshot of a :class:`FanOut`'s state and counters, for metrics."""
 
-    #: Open streams (one Firestore listener set each), lingering ones included.
     streams: int
-    #: Subscribers by stream key (keys of open streams only).
+    """Open streams (one Firestore listener set each), lingering ones included."""
     subscribers: dict[str, int] = field(default_factory=dict)
-    #: Streams started since the hub was created (factory calls).
+    """Subscribers by stream key (keys of open streams only)."""
     started: int = 0
-    #: Subscribers dropped for being slow.
+    """Streams started since the hub was created (factory calls)."""
     dropped: int = 0
-    #: Streams that raised (their subscribers were dropped with ``reason="failed"``).
+    """Subscribers dropped for being slow."""
     failed: int = 0
+    """Streams that raised (their subscribers were dropped with ``reason="failed"``)."""
 
 
 class _Channel:
@@ -127,8 +127,8 @@ class Subscription(Generic[T]):
     def __init__(self, hub: FanOut, key: str, factory: Callable[[], LiveStream[T]]) -> None:
         self._hub = hub
         self._factory = factory
-        #: The stream key.
         self.key = key
+        """The stream key."""
         self._channel: _Channel | None = None
         self._queue: deque[T] = deque()
         self._unread = 0
@@ -136,8 +136,8 @@ class Subscription(Generic[T]):
         self._error: BaseException | None = None
         self._ended = False
         self._closed = False
-        #: Why the hub dropped this subscription (``None`` while it was not dropped).
         self.dropped: DropReason | None = None
+        """Why the hub dropped this subscription (``None`` while it was not dropped)."""
 
     # -- hub side (loop thread, never awaits) -------------------------------------------------
     def _offer(self, value: T, max_queue: int, conflate: bool) -> bool:

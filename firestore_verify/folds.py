@@ -28,8 +28,8 @@ from firestore_verify.models import Status, Verification
 
 __all__ = ["CacheHitPolicy", "HitFolder"]
 
-#: What a logger does with cache hits; see the module's docs.
 CacheHitPolicy = Literal["every", "fold", "sample"]
+"""What a logger does with cache hits; see the module's docs."""
 
 _Key = tuple[int, int, int | None, Status, date]
 
@@ -38,8 +38,8 @@ _Key = tuple[int, int, int | None, Status, date]
 class _Fold:
     event: Verification
     due: float
-    #: Ids of the hits folded into ``event`` (each was accepted, some spooled).
     absorbed: list[str] = field(default_factory=list)
+    """Ids of the hits folded into ``event`` (each was accepted, some spooled)."""
 
 
 class HitFolder:

@@ -32,12 +32,12 @@ class GroupIndex:
     def __init__(self) -> None:
         self._groups: dict[int, ProtectedGroup] = {}
         self._by_channel: dict[int, list[int]] = {}
-        #: Set once the first snapshot arrived.
         self.ready = anyio.Event()
-        #: Snapshots applied so far.
+        """Set once the first snapshot arrived."""
         self.snapshots = 0
-        #: Whether the watch is connected right now.
+        """Snapshots applied so far."""
         self.live = False
+        """Whether the watch is connected right now."""
 
     def get(self, group_id: int) -> ProtectedGroup | None:
         """The enabled protected group ``group_id``, or ``None``."""

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 __all__ = ["JsonFormatter", "setup_json_logging"]
 
-#: Attributes every LogRecord has: not copied as ``extra`` fields.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "taskName"}
+"""Attributes every LogRecord has: not copied as ``extra`` fields."""
 
 
 class JsonFormatter(logging.Formatter):

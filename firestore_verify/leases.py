@@ -60,10 +60,10 @@ __all__ = ["LeasePlan", "LeaseView", "ShardLeases", "plan_leases"]
 log = logging.getLogger("firestore_verify.leases")
 
 _SERVER_TS: Any = firestore.SERVER_TIMESTAMP
-#: Renewal attempts when other processes keep changing the pool in between.
 _ATTEMPTS = 8
-#: What a guarded write meets when another process wrote the lease since it was read.
+"""Renewal attempts when other processes keep changing the pool in between."""
 _LOST_RACE = (gexc.FailedPrecondition, gexc.AlreadyExists, gexc.NotFound, gexc.Aborted)
+"""What a guarded write meets when another process wrote the lease since it was read."""
 
 
 async def _settled(shard: int) -> None:
@@ -74,24 +74,24 @@ async def _settled(shard: int) -> None:
 class LeaseView:
     """One shard's lease as read: who holds it and when it was last renewed."""
 
-    #: The shard number.
     shard: int
-    #: The owner's id, or ``None`` when nobody holds it.
+    """The shard number."""
     owner: str | None
-    #: Server time of the last renewal (the document's ``update_time``).
+    """The owner's id, or ``None`` when nobody holds it."""
     renewed: datetime | None
+    """Server time of the last renewal (the document's ``update_time``)."""
 
 
 @dataclass(frozen=True)
 class LeasePlan:
     """What one renewal writes: shards to keep (renew), take, and release."""
 
-    #: Shards this owner holds and renews.
     keep: tuple[int, ...]
-    #: Free or expired shards this owner takes.
+    """Shards this owner holds and renews."""
     take: tuple[int, ...]
-    #: Shards this owner gives up (it holds more than its share).
+    """Free or expired shards this owner takes."""
     release: tuple[int, ...]
+    """Shards this owner gives up (it holds more than its share)."""
 
     @property
     def held(self) -> tuple[int, ...]:
@@ -144,22 +144,22 @@ class ShardLeases:
         if ttl < 3:
             raise ConfigurationError(f"lease ttl must be at least 3 s, not {ttl:g}.")
         self._store = store
-        #: Number of shards the fleet shares (``LoggerSettings.shards``).
         self.pool = pool
-        #: Seconds a lease lasts without renewal.
+        """Number of shards the fleet shares (``LoggerSettings.shards``)."""
         self.ttl = ttl
-        #: Seconds before a lease could expire that this process stops writing to it.
+        """Seconds a lease lasts without renewal."""
         self.margin = max(1.0, ttl / 5)
-        #: This process's owner id (unique per logger).
+        """Seconds before a lease could expire that this process stops writing to it."""
         self.owner = owner or f"{uuid.uuid4().hex[:12]}"
+        """This process's owner id (unique per logger)."""
         self._valid_until: dict[int, float] = {}
         self._changed = anyio.Event()
         self._on_change = on_change
         self._settle = settle
-        #: Update time of each lease as this process last wrote it (its precondition).
         self._stamps: dict[int, Any] = {}
-        #: Renewals that failed (Firestore unreachable): leases then lapse, writes wait.
+        """Update time of each lease as this process last wrote it (its precondition)."""
         self.failed_renewals = 0
+        """Renewals that failed (Firestore unreachable): leases then lapse, writes wait."""
 
     def _ref(self, shard: int) -> firestore.AsyncDocumentReference:
         ref: firestore.AsyncDocumentReference = self._root.collection("shards").document(

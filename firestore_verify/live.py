@@ -23,8 +23,8 @@ __all__ = ["LiveStream", "Source"]
 T = TypeVar("T")
 log = logging.getLogger("firestore_verify.live")
 
-#: Starts a listener: takes the snapshot callback, returns the ``Watch``.
 Source = Callable[[Callable[..., None]], Any]
+"""Starts a listener: takes the snapshot callback, returns the ``Watch``."""
 
 
 class LiveStream(Generic[T]):
@@ -55,8 +55,8 @@ class LiveStream(Generic[T]):
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
-        #: How many times a dead listener was re-created.
         self.reconnects = 0
+        """How many times a dead listener was re-created."""
 
     # -- thread side ----------------------------------------------------------------
     @property

@@ -55,8 +55,8 @@ __all__ = [
 
 log = logging.getLogger("firestore_verify.logger")
 
-#: A gap between arrivals this long means "no more events are coming right now".
 _QUIET = 0.005
+"""A gap between arrivals this long means "no more events are coming right now"."""
 
 
 class BufferFullError(FirestoreVerifyError):
@@ -84,42 +84,47 @@ class LoggerSettings(TypedErrorsModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    #: Counter (and rollup) shards this process spreads its commits over.
     shards: int = Field(default=1, ge=1, le=1000)
-    #: Most writes per second this process makes to any one hot document.
+    """Counter (and rollup) shards this process spreads its commits over."""
     max_writes_per_second: float = Field(default=1.0, gt=0, le=100)
-    #: Commits a shard may make at once after being idle (token bucket size).
+    """Most writes per second this process makes to any one hot document."""
     burst: int = Field(default=1, ge=1, le=100)
-    #: Most events in one commit (Firestore allows 500 writes per commit).
+    """Commits a shard may make at once after being idle (token bucket size)."""
     max_batch_events: int = Field(default=400, ge=1, le=490)
-    #: Most events buffered or in flight; ``record()`` refuses beyond it.
+    """Most events in one commit (Firestore allows 500 writes per commit)."""
     buffer_size: int = Field(default=10_000, ge=1)
-    #: Longest an event waits for companions while events keep streaming in
-    #: (a lone event goes as soon as arrivals pause for a few milliseconds).
+    """Most events buffered or in flight; ``record()`` refuses beyond it."""
     linger_seconds: float = Field(default=0.05, ge=0, le=1)
-    #: Seconds closing may take to commit what is left (``None``: no limit).
+    """Longest an event waits for companions while events keep streaming in
+    (a lone event goes as soon as arrivals pause for a few milliseconds).
+    """
     close_timeout: float | None = Field(default=60.0, gt=0)
-    #: A local file (SQLite) where each event is stored durably before ``record()``
-    #: returns, and removed once committed; the next start replays what is left, so
-    #: even a killed process loses nothing. ``None``: events live in memory only.
+    """Seconds closing may take to commit what is left (``None``: no limit)."""
     spool: Path | None = None
-    #: Share the ``shards`` with every other process through leases in Firestore:
-    #: each process writes only to the shards it holds, so each hot document has
-    #: one writer whatever the number of processes. ``shards`` is then the
-    #: fleet's pool: make it at least the most processes you will run.
+    """A local file (SQLite) where each event is stored durably before ``record()``
+    returns, and removed once committed; the next start replays what is left, so
+    even a killed process loses nothing. ``None``: events live in memory only.
+    """
     leases: bool = False
-    #: Seconds a shard lease lasts without renewal (a crashed process's shards
-    #: are taken over after it).
+    """Share the ``shards`` with every other process through leases in Firestore:
+    each process writes only to the shards it holds, so each hot document has
+    one writer whatever the number of processes. ``shards`` is then the
+    fleet's pool: make it at least the most processes you will run.
+    """
     lease_seconds: float = Field(default=30.0, ge=3, le=600)
-    #: What a cache hit (``cached=True``) becomes: ``"every"`` an event of its own;
-    #: ``"fold"`` one event per user, group, channel and outcome every
-    #: ``fold_seconds``, its ``repeats`` counting the others (counters stay exact);
-    #: ``"sample"`` one stored hit in ``sample_every`` (counters become estimates).
+    """Seconds a shard lease lasts without renewal (a crashed process's shards
+    are taken over after it).
+    """
     cache_hits: CacheHitPolicy = "every"
-    #: Seconds a fold of cache hits stays open before its event is written.
+    """What a cache hit (``cached=True``) becomes: ``"every"`` an event of its own;
+    ``"fold"`` one event per user, group, channel and outcome every
+    ``fold_seconds``, its ``repeats`` counting the others (counters stay exact);
+    ``"sample"`` one stored hit in ``sample_every`` (counters become estimates).
+    """
     fold_seconds: float = Field(default=60.0, gt=0, le=3600)
-    #: With ``cache_hits="sample"``, one hit in this many is stored.
+    """Seconds a fold of cache hits stays open before its event is written."""
     sample_every: int = Field(default=10, ge=1, le=10_000)
+    """With ``cache_hits="sample"``, one hit in this many is stored."""
 
 
 class LoggerHealth(BaseModel):
@@ -127,42 +132,50 @@ class LoggerHealth(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    #: ``ok`` (commits go through), ``retrying`` (Firestore errors, being retried:
-    #: nothing is lost, events wait), ``failed`` (stopped on an error no retry fixes),
-    #: ``stopped`` (not entered, or closed).
     status: Literal["ok", "retrying", "failed", "stopped"]
-    #: Events accepted and not yet committed.
+    """``ok`` (commits go through), ``retrying`` (Firestore errors, being retried:
+    nothing is lost, events wait), ``failed`` (stopped on an error no retry fixes),
+    ``stopped`` (not entered, or closed).
+    """
     pending: int
-    #: Failed attempts since the last commit that went through.
+    """Events accepted and not yet committed."""
     consecutive_errors: int
-    #: The last Firestore error, as ``Type: message``.
+    """Failed attempts since the last commit that went through."""
     last_error: str | None = None
-    #: When the last error happened (UTC).
+    """The last Firestore error, as ``Type: message``."""
     last_error_at: datetime | None = None
-    #: When a commit last went through (UTC).
+    """When the last error happened (UTC)."""
     last_commit_at: datetime | None = None
-    #: Counter shards this logger may write to now (all of them without leases).
+    """When a commit last went through (UTC)."""
     shards: list[int] = Field(default_factory=list)
+    """Counter shards this logger may write to now (all of them without leases)."""
 
 
 class LoggerStats(BaseModel):
     """Counts of what a logger did, for metrics."""
 
     recorded: int = 0
-    #: Events found in the spool on start (a previous run's) and written again.
+    """Events accepted by ``record()`` / ``put()`` (folded or sampled-out hits included)."""
     replayed: int = 0
+    """Events found in the spool on start (a previous run's) and written again."""
     committed: int = 0
+    """Events written and counted by this logger's commits."""
     commits: int = 0
+    """Batches committed."""
     already_stored: int = 0
+    """Events found already stored at commit (a replay or duplicate id): not recounted."""
     conflicts: int = 0
+    """Commits that failed on a precondition and were re-planned."""
     retries: int = 0
+    """Reads and commits retried after a transient error, within writes that went through."""
     failed_commits: int = 0
-    #: Most writes any one hot document got from this logger within one second.
+    """Batch writes that failed: retried after a backoff, or the logger stopped."""
     peak_writes_per_second: int = 0
-    #: Cache hits folded into another event (``cache_hits="fold"``).
+    """Most writes any one hot document got from this logger within one second."""
     folded: int = 0
-    #: Cache hits the sample left out (``cache_hits="sample"``).
+    """Cache hits folded into another event (``cache_hits="fold"``)."""
     sampled_out: int = 0
+    """Cache hits the sample left out (``cache_hits="sample"``)."""
 
 
 class _Bucket:
@@ -233,13 +246,13 @@ class VerificationLogger:
         self._lease_scope: anyio.CancelScope | None = None
         self._folder = HitFolder(settings.cache_hits, window=settings.fold_seconds,
                                  sample_every=settings.sample_every)
-        #: Event id -> ids of the hits folded into it, acknowledged in the spool with it.
         self._absorbed: dict[str, list[str]] = {}
+        """Event id -> ids of the hits folded into it, acknowledged in the spool with it."""
         self._folds_opened: anyio.Event | None = None
-        #: When each shard's last commit ended (``anyio.current_time()``), for hand-overs.
         self._last_write_end: dict[int, float] = {}
-        #: What this logger has done so far.
+        """When each shard's last commit ended (``anyio.current_time()``), for hand-overs."""
         self.stats = LoggerStats()
+        """What this logger has done so far."""
 
     @property
     def health(self) -> LoggerHealth:

@@ -33,8 +33,8 @@ __all__ = [
     "SharedMembershipCache",
 ]
 
-#: ``await lookup(user_id, channel_id)``: whether the user is a member of the channel.
 MembershipLookup = Callable[[int, int], Awaitable[bool]]
+"""``await lookup(user_id, channel_id)``: whether the user is a member of the channel."""
 
 
 @runtime_checkable
@@ -82,12 +82,15 @@ class ChannelResult:
     """The outcome of one user's check in one enforced channel."""
 
     channel: ChannelRef
+    """The enforced channel checked."""
     status: Status
-    #: The answer came from the cache, not the messenger.
+    """``success`` (a member), ``failed`` (not a member) or ``error`` (the lookup raised)."""
     cached: bool
+    """The answer came from the cache, not the messenger."""
     latency_ms: float
-    #: The exception class name when the lookup failed (status ``error``).
+    """How long the check took, cache lookup included, in milliseconds."""
     error_type: str | None = None
+    """The exception class name when the lookup failed (status ``error``)."""
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,11 @@ class CheckResult:
     """The outcome for one user in one group: one result per enforced channel."""
 
     user_id: int
+    """Telegram user id of the user checked."""
     group_id: int
+    """Telegram chat id of the group."""
     channels: list[ChannelResult]
+    """One result per enforced channel of the group, in the group's order."""
 
     @property
     def verified(self) -> bool:
@@ -133,8 +139,8 @@ class MembershipChecker:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._lookup = lookup
-        #: The cache, as given.
         self.cache = cache
+        """The cache, as given."""
         self._shared: SharedMembershipCache = (
             cache if isinstance(cache, SharedMembershipCache) else _InProcess(cache))
         self._logger = logger

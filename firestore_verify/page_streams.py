@@ -32,8 +32,8 @@ from firestore_verify.live import LiveStream
 
 __all__ = ["StreamSpec", "merged"]
 
-#: A page's stream: the fan-out key and the factory of its :class:`LiveStream`.
 StreamSpec = tuple[str, Callable[[], LiveStream[Any]]]
+"""A page's stream: the fan-out key and the factory of its :class:`LiveStream`."""
 
 
 @asynccontextmanager

@@ -56,12 +56,12 @@ _ADMIN = _VIEWER | {
     Permission.READ_DATABASE,
 }
 
-#: What each role may do. Each role has everything the role below it has.
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.VIEWER: _VIEWER,
     Role.ADMIN: frozenset(_ADMIN),
     Role.OWNER: frozenset(Permission),
 }
+"""What each role may do. Each role has everything the role below it has."""
 
 
 def allows(role: Role | str, permission: Permission | str) -> bool:

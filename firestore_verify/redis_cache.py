@@ -69,14 +69,14 @@ __all__ = ["RedisCacheStats", "RedisMembershipCache"]
 log = logging.getLogger("firestore_verify.redis_cache")
 
 _T = TypeVar("_T")
-#: (user_id, channel_id); ``None`` stands for "every user" or "every channel".
 _Pair = tuple["int | None", "int | None"]
+"""(user_id, channel_id); ``None`` stands for "every user" or "every channel"."""
 
 _INSTALL_HINT = "RedisMembershipCache needs redis-py: pip install 'firestore-verify[redis]'"
-#: How often the pub/sub listener looks up from an idle connection (to notice it went stale).
 _LISTEN_POLL = 1.0
-#: Keys asked for per SCAN page when an invalidation names every user or every channel.
+"""How often the pub/sub listener looks up from an idle connection (to notice it went stale)."""
 _SCAN_COUNT = 500
+"""Keys asked for per SCAN page when an invalidation names every user or every channel."""
 
 
 if sys.version_info >= (3, 11):
@@ -108,20 +108,20 @@ class RedisCacheStats(CacheStats):
     process's memory.
     """
 
-    #: Lookups answered from this process's memory (the layer in front, or while degraded).
     local_hits: int
-    #: Lookups answered by Redis.
+    """Lookups answered from this process's memory (the layer in front, or while degraded)."""
     redis_hits: int
-    #: Redis calls that failed (refused, timed out, dropped) or were answered with an error.
+    """Lookups answered by Redis."""
     redis_errors: int
-    #: Invalidations received from other processes and applied to this one's memory.
+    """Redis calls that failed (refused, timed out, dropped) or were answered with an error."""
     invalidations_received: int
-    #: Redis is unreachable: answers come from this process's memory only.
+    """Invalidations received from other processes and applied to this one's memory."""
     degraded: bool
-    #: Subscribed to the invalidation channel now.
+    """Redis is unreachable: answers come from this process's memory only."""
     listening: bool
-    #: The last Redis error, as ``"ExceptionClass: message"`` (``None`` before the first).
+    """Subscribed to the invalidation channel now."""
     last_error: str | None
+    """The last Redis error, as ``"ExceptionClass: message"`` (``None`` before the first)."""
 
 
 class RedisMembershipCache(MembershipCache):
@@ -177,12 +177,12 @@ class RedisMembershipCache(MembershipCache):
         self._near = MembershipCache(CacheSettings(), clock=clock, rng=rng)
         # The inherited storage is the memory used while Redis is unreachable.
         super().__init__(settings, clock=clock, rng=rng)
-        #: The ``redis.asyncio.Redis`` client.
         self.client = client
-        #: The first part of every key, and of the pub/sub channel's name.
+        """The ``redis.asyncio.Redis`` client."""
         self.key_prefix = key_prefix
-        #: The pub/sub channel invalidations travel on.
+        """The first part of every key, and of the pub/sub channel's name."""
         self.channel = f"{key_prefix}:invalidations"
+        """The pub/sub channel invalidations travel on."""
         self._timeout = float(timeout)
         self._retry_min = float(retry_min)
         self._retry_max = float(retry_max)

@@ -46,8 +46,8 @@ __all__ = [
 DAILY = "rollups_daily"
 GROUP_DAILY = "rollups_group_daily"
 USERS = "verification_users"
-#: How many recent days a user document remembers (analytics go back 90 days).
 REMEMBERED_DAYS = 100
+"""How many recent days a user document remembers (analytics go back 90 days)."""
 _STATUS_COUNTER = {
     Status.SUCCESS: "success_count",
     Status.FAILED: "failed_count",
@@ -79,10 +79,10 @@ class UserState:
     first_seen: datetime | None = None
     days: list[str] = field(default_factory=list)
     groups: dict[str, list[str]] = field(default_factory=dict)
-    #: Group id -> the first UTC day the user was seen there.
     group_first: dict[str, str] = field(default_factory=dict)
-    #: ``update_time`` of the stored document, for the write precondition.
+    """Group id -> the first UTC day the user was seen there."""
     update_time: Any = None
+    """``update_time`` of the stored document, for the write precondition."""
 
     @classmethod
     def from_document(cls, data: Mapping[str, Any] | None, update_time: Any) -> UserState:

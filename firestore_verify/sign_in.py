@@ -41,8 +41,8 @@ from firestore_verify.errors import (
 __all__ = ["PasswordSignIn", "TooManyAttemptsError"]
 
 _CLOUD_BASE = "https://identitytoolkit.googleapis.com/v1"
-#: The bearer token the Auth emulator treats as an admin (lets a request name its project).
 _EMULATOR_OWNER = "owner"
+"""The bearer token the Auth emulator treats as an admin (lets a request name its project)."""
 _WRONG_CREDENTIALS = frozenset({
     "EMAIL_NOT_FOUND", "INVALID_PASSWORD", "INVALID_LOGIN_CREDENTIALS", "INVALID_EMAIL",
     "MISSING_PASSWORD", "INVALID_IDP_RESPONSE",

@@ -39,10 +39,10 @@ from firestore_verify.models import Verification
 
 __all__ = ["SPOOL_FORMAT", "SPOOL_VERSION", "EventSpool", "SpoolError"]
 
-#: The ``format`` row that marks a SQLite file as an event spool.
 SPOOL_FORMAT = "firestore-verify event spool"
-#: The version of the spool's tables; a file with another version is refused.
+"""The ``format`` row that marks a SQLite file as an event spool."""
 SPOOL_VERSION = 1
+"""The version of the spool's tables; a file with another version is refused."""
 
 _SCHEMA = (
     "CREATE TABLE spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -86,8 +86,8 @@ class EventSpool:
         if synchronous not in ("full", "normal"):
             raise ConfigurationError(
                 f"synchronous must be 'full' or 'normal', got {synchronous!r}.")
-        #: The spool file.
         self.path = Path(path)
+        """The spool file."""
         self._lock = threading.Lock()
         self._check_path()
         try:

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Store", "connect"]
 
-#: How long close() lets calls in flight finish before cancelling them.
 _CLOSE_GRACE_SECONDS = 1.0
+"""How long close() lets calls in flight finish before cancelling them."""
 
 
 def _google_credentials(settings: ConnectionSettings) -> Any:
@@ -77,13 +77,13 @@ class Store:
                 "use letters, digits, '-' or '_' (e.g. 'staging_')."
             )
         self.settings = settings
-        #: Prepended to every collection name, so several apps can share a database.
         self.prefix = prefix
-        #: Deadlines and retries of every call the library makes on this store.
+        """Prepended to every collection name, so several apps can share a database."""
         self.calls = calls or CallPolicy(host=settings.emulator_host)
+        """Deadlines and retries of every call the library makes on this store."""
         self._credentials = _google_credentials(settings)
-        #: The google-cloud-firestore async client every repository uses.
         self.client: firestore.AsyncClient = self._make_client(firestore.AsyncClient)
+        """The google-cloud-firestore async client every repository uses."""
         self._sync_client: firestore.Client | None = None
 
     def _make_client(self, cls: Any) -> Any:

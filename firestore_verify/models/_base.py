@@ -38,14 +38,14 @@ __all__ = [
     "plain_value",
 ]
 
-#: Largest id Firestore integers (and Telegram) can hold.
 _INT64 = 2**63
-#: Deepest nesting of maps and arrays accepted in one value (Firestore's limit is 20).
+"""Largest id Firestore integers (and Telegram) can hold."""
 MAX_DEPTH = 20
-#: Names Firestore reserves, for document ids and map keys alike.
+"""Deepest nesting of maps and arrays accepted in one value (Firestore's limit is 20)."""
 _RESERVED = re.compile(r"^__.*__$", re.DOTALL)
-#: Values Firestore stores as they are, besides the JSON ones (reads hand them back).
+"""Names Firestore reserves, for document ids and map keys alike."""
 _NATIVE = (bytes, datetime, GeoPoint, BaseDocumentReference, Vector)
+"""Values Firestore stores as they are, besides the JSON ones (reads hand them back)."""
 
 
 def invalid_input(exc: ValidationError, what: str) -> InvalidInputError:
@@ -174,36 +174,36 @@ def _json_map(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-#: A timezone-aware timestamp, normalised to UTC.
 UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
-#: A Telegram user id (positive).
+"""A timezone-aware timestamp, normalised to UTC."""
 UserId = Annotated[int, Field(gt=0, lt=_INT64, description="Telegram user id (positive)")]
-#: A count stored in Firestore: not negative, and a 64-bit integer.
+"""A Telegram user id (positive)."""
 Count = Annotated[int, Field(ge=0, lt=_INT64)]
-#: A text document id: ``A-Z a-z 0-9 _ . : -``, not one of Firestore's reserved ids.
+"""A count stored in Firestore: not negative, and a 64-bit integer."""
 DocumentKey = Annotated[
     str,
     Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"),
     AfterValidator(check_document_id),
 ]
-#: Any value Firestore can store (see :func:`check_storable`).
+"""A text document id: ``A-Z a-z 0-9 _ . : -``, not one of Firestore's reserved ids."""
 StoredValue = Annotated[Any, AfterValidator(_storable)]
-#: A Telegram group or channel id (negative, e.g. -1001234567890).
+"""Any value Firestore can store (see :func:`check_storable`)."""
 ChatId = Annotated[
     int, Field(lt=0, gt=-_INT64, description="Telegram chat id (negative for groups/channels)")
 ]
-#: A non-empty, stripped text of at most 255 characters.
+"""A Telegram group or channel id (negative, e.g. -1001234567890)."""
 Text = Annotated[str, Field(min_length=1, max_length=255)]
-#: Optional text of at most 255 characters.
+"""A non-empty, stripped text of at most 255 characters."""
 OptionalText = Annotated[str | None, Field(default=None, max_length=255)]
-#: A Telegram username without the leading ``@``.
+"""Optional text of at most 255 characters."""
 Username = Annotated[
     str,
     Field(pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$", description="Telegram username"),
     AfterValidator(lambda v: v.lstrip("@")),
 ]
-#: A small JSON-like map (under 32 KB).
+"""A Telegram username without the leading ``@``."""
 JsonMap = Annotated[dict[str, Any], AfterValidator(_json_map)]
+"""A small JSON-like map (under 32 KB)."""
 
 
 class TypedErrorsModel(BaseModel):

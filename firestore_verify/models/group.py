@@ -20,8 +20,8 @@ from firestore_verify.models.channel import ChannelRef
 
 __all__ = ["GroupInfo", "ProtectedGroup", "search_key"]
 
-#: Telegram allows at most this many enforced channels to be useful in one warning.
 MAX_CHANNELS_PER_GROUP = 50
+"""Telegram allows at most this many enforced channels to be useful in one warning."""
 
 
 def search_key(text: str) -> str:
@@ -33,8 +33,11 @@ class GroupInfo(InputModel):
     """A group as the bot knows it from Telegram (input to protect)."""
 
     id: ChatId
+    """Telegram chat id of the group (negative, e.g. ``-1001234567890``)."""
     title: Text
+    """The group's title (1-255 characters, stripped)."""
     member_count: Count | None = None
+    """Members as Telegram reports them (not negative); ``None`` keeps the stored count."""
 
 
 class ProtectedGroup(Document):
@@ -44,17 +47,25 @@ class ProtectedGroup(Document):
     server_timestamps: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
 
     id: ChatId
+    """Telegram chat id of the group (negative); the document id."""
     owner_id: UserId
+    """Telegram user id of the owner who protects it (an ``owners`` document)."""
     title: Text
+    """The group's title (1-255 characters); ``title_lower`` is stored beside it."""
     enabled: bool = True
-    #: Per-group settings: ``warning_template`` and the like.
+    """Whether the bot enforces the channels here; ``disable()`` keeps the document."""
     params: JsonMap = Field(default_factory=dict)
+    """Per-group settings: ``warning_template`` and the like."""
     member_count: Count | None = None
+    """Members as Telegram last reported them (not negative); ``None``: unknown."""
     enforced_channels: list[ChannelRef] = Field(
         default_factory=list, max_length=MAX_CHANNELS_PER_GROUP
     )
+    """The channels members must join, embedded: at most 50, in order."""
     created_at: UtcDateTime | None = None
+    """When the document was created (server timestamp, UTC); ``None`` until stored."""
     updated_at: UtcDateTime | None = None
+    """When the document last changed (server timestamp, UTC); ``None`` until stored."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -16,14 +16,21 @@ class Stats(InputModel):
     """
 
     total_groups: Count = 0
+    """Protected groups that are enabled (disabling one takes it out)."""
     total_channels: Count = 0
+    """Enforced channel documents stored."""
     total_verifications: Count = 0
+    """Membership checks logged; an event counts ``1 + repeats``."""
     success_count: Count = 0
+    """Checks with status ``success`` (an event counts ``1 + repeats``)."""
     failed_count: Count = 0
+    """Checks with status ``failed`` (an event counts ``1 + repeats``)."""
     error_count: Count = 0
-    #: Distinct users ever verified (an addition to the seed's contract).
+    """Checks with status ``error`` (an event counts ``1 + repeats``)."""
     total_users: Count = 0
+    """Distinct users ever verified (an addition to the seed's contract)."""
     last_updated: UtcDateTime | None = None
+    """When a counter last changed (server timestamp, UTC; the latest over the shards)."""
 
     @property
     def success_rate(self) -> float:

@@ -47,21 +47,30 @@ class Verification(Document):
     server_timestamps: ClassVar[tuple[str, ...]] = ("created_at",)
 
     id: DocumentKey = Field(default_factory=_new_event_id)
+    """The event id (the document id): a random hex UUID unless given; create-only."""
     user_id: UserId
+    """Telegram user id of the user checked (positive)."""
     group_id: ChatId
+    """Telegram chat id of the group the check was for (negative)."""
     channel_id: ChatId | None = None
+    """Telegram chat id of the channel checked (negative), or ``None``."""
     status: Status
+    """The outcome: ``success``, ``failed`` or ``error``."""
     latency_ms: float | None = Field(default=None, ge=0, le=3_600_000)
+    """How long the check took, in milliseconds (0 to 3,600,000), or ``None``."""
     cached: bool = False
+    """The answer came from the membership cache, not from Telegram."""
     error_type: OptionalText = None
-    #: Further checks with the same outcome folded into this event (cache hits of one
-    #: user, group and channel, see ``LoggerSettings.cache_hits``): it counts as
-    #: ``1 + repeats`` checks in the counters and rollups.
+    """The exception class name when the check failed (status ``error``), or ``None``."""
     repeats: int = Field(default=0, ge=0, le=1_000_000_000)
-    #: When the check happened, by the bot's clock (UTC).
+    """Further checks with the same outcome folded into this event (cache hits of one
+    user, group and channel, see ``LoggerSettings.cache_hits``): it counts as
+    ``1 + repeats`` checks in the counters and rollups.
+    """
     occurred_at: UtcDateTime = Field(default_factory=_now)
-    #: When Firestore stored it (server timestamp); ``None`` until written.
+    """When the check happened, by the bot's clock (UTC)."""
     created_at: UtcDateTime | None = None
+    """When Firestore stored it (server timestamp); ``None`` until written."""
 
     @property
     def checks(self) -> int:

@@ -50,8 +50,8 @@ log = logging.getLogger("firestore_verify.repositories")
 DocT = TypeVar("DocT", bound=Document)
 T = TypeVar("T")
 
-#: A filter on one field: ``(field, operator, value)``, e.g. ``("enabled", "==", True)``.
 Filter = tuple[str, str, Any]
+"""A filter on one field: ``(field, operator, value)``, e.g. ``("enabled", "==", True)``."""
 _OPERATORS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in", "not-in", "array-contains",
                         "array-contains-any"})
 MAX_PAGE_SIZE = 1000
@@ -62,8 +62,9 @@ class Page(Generic[T]):
     """One page of a listing, and the cursor to fetch the next one."""
 
     items: list[T]
-    #: Pass to ``list(cursor=...)`` for the next page; ``None`` on the last page.
+    """The items of this page, in the listing's order (at most the ``limit`` asked for)."""
     next_cursor: str | None = None
+    """Pass to ``list(cursor=...)`` for the next page; ``None`` on the last page."""
 
     def __iter__(self) -> Any:
         return iter(self.items)
@@ -82,8 +83,8 @@ def _encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-#: Longest document id Firestore stores, in UTF-8 bytes.
 _MAX_ID_BYTES = 1500
+"""Longest document id Firestore stores, in UTF-8 bytes."""
 
 
 def _decode_cursor(cursor: str, expected: int) -> list[Any]:
@@ -186,8 +187,8 @@ async def run_transaction(
         raise ConflictError(f"a concurrent change won ({exc.message}); retry.") from exc
 
 
-#: Largest wait before the first retry of a transaction, and before any, in seconds.
 _RETRY_BASE, _RETRY_CAP = 0.2, 2.0
+"""Largest wait before the first retry of a transaction, and before any, in seconds."""
 
 
 def _retry_delay(retry: int) -> float:
@@ -223,8 +224,8 @@ class Repository(Generic[DocT]):
 
     model: type[DocT]
     resource: str = "document"
-    #: ``resource_type`` of this collection's audit entries (actions are ``<type>.<verb>``).
     audit_type: str = "document"
+    """``resource_type`` of this collection's audit entries (actions are ``<type>.<verb>``)."""
     guarded: frozenset[str] = frozenset()
 
     def __init__(self, store: Store) -> None:

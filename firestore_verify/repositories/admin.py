@@ -17,8 +17,8 @@ from firestore_verify.repositories._base import Page, Repository, run_transactio
 
 __all__ = ["MASK", "AdminRepository", "AuditRepository", "ConfigRepository"]
 
-#: What a sensitive value reads as, in audit entries and masked reads.
 MASK = "********"
+"""What a sensitive value reads as, in audit entries and masked reads."""
 
 
 class AdminRepository(Repository[AdminUser]):

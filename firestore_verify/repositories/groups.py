@@ -38,12 +38,12 @@ _SERVER_TS = firestore.SERVER_TIMESTAMP
 class BulkOutcome:
     """What :meth:`GroupRepository.set_enabled` did, group by group."""
 
-    #: Groups whose state changed.
     changed: list[int] = field(default_factory=list)
-    #: Groups already in the asked state.
+    """Groups whose state changed."""
     unchanged: list[int] = field(default_factory=list)
-    #: Ids with no group.
+    """Groups already in the asked state."""
     missing: list[int] = field(default_factory=list)
+    """Ids with no group."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,13 @@ class ProtectResult:
     """What a :meth:`GroupRepository.protect` call changed."""
 
     group: ProtectedGroup
-    #: The group document was created by this call.
+    """The group as stored once the call committed (read back)."""
     created: bool
-    #: The group was disabled (or new) and is now protected.
+    """The group document was created by this call."""
     enabled: bool
-    #: Channel documents created by this call.
+    """The group was disabled (or new) and is now protected."""
     new_channels: list[int] = field(default_factory=list)
+    """Channel documents created by this call."""
 
 
 def _channel_fields(info: ChannelInfo) -> dict[str, Any]:

@@ -46,23 +46,23 @@ __all__ = [
     "find_firebase_bin",
 ]
 
-#: Environment variable naming the ``firebase`` executable explicitly; it wins over any search.
 FIREBASE_BIN_ENV_VAR = "FIRESTORE_VERIFY_FIREBASE_BIN"
+"""Environment variable naming the ``firebase`` executable explicitly; it wins over any search."""
 
-#: The API key the helpers send; the emulator accepts any key.
 API_KEY = "fake-api-key"
+"""The API key the helpers send; the emulator accepts any key."""
 
 _LOCAL_HOST = "127.0.0.1"
-#: The bearer token the emulator treats as an admin (what firebase-admin sends to it).
 _OWNER_TOKEN = "owner"
+"""The bearer token the emulator treats as an admin (what firebase-admin sends to it)."""
 _TOOLKIT = "/identitytoolkit.googleapis.com/v1"
 _INSTALL_HINT = (
     "Install firebase-tools with `npm install --save-dev firebase-tools` (it needs "
     f"Node.js 20 or newer), or set {FIREBASE_BIN_ENV_VAR} to the path of the "
     "`firebase` executable."
 )
-#: What firebase-tools logs when a port it wants is taken (retried with other ports).
 _PORT_TAKEN = ("is not open on", "EADDRINUSE", "already in use")
+"""What firebase-tools logs when a port it wants is taken (retried with other ports)."""
 
 
 class FirebaseToolsNotFoundError(ConfigurationError):
@@ -73,14 +73,14 @@ class FirebaseToolsNotFoundError(ConfigurationError):
 class OobCode:
     """An out-of-band code the emulator "sent" (password reset, email verification...)."""
 
-    #: Who it was sent to.
     email: str
-    #: ``PASSWORD_RESET``, ``VERIFY_EMAIL``, ``EMAIL_SIGNIN`` or ``VERIFY_AND_CHANGE_EMAIL``.
+    """Who it was sent to."""
     request_type: str
-    #: The code itself, as the link carries it (``oobCode=...``).
+    """``PASSWORD_RESET``, ``VERIFY_EMAIL``, ``EMAIL_SIGNIN`` or ``VERIFY_AND_CHANGE_EMAIL``."""
     code: str
-    #: The link the email would contain.
+    """The code itself, as the link carries it (``oobCode=...``)."""
     link: str
+    """The link the email would contain."""
 
 
 def _needs_node(path: Path) -> bool:
@@ -216,11 +216,11 @@ class AuthEmulator:
     ) -> None:
         _require_demo(project)
         self._bin = Path(firebase_bin) if firebase_bin is not None else None
-        #: The emulator's default project.
         self.project = project
+        """The emulator's default project."""
         self._requested_port = port
-        #: Seconds ``start()`` waits for the emulator to answer.
         self.startup_timeout = startup_timeout
+        """Seconds ``start()`` waits for the emulator to answer."""
         self._extra_args = tuple(extra_args)
         self._env = env
         self._host: str | None = None

@@ -37,19 +37,20 @@ __all__ = [
     "find_java",
 ]
 
-#: Environment variable naming the emulator jar explicitly; it wins over any search.
 JAR_ENV_VAR = "FIRESTORE_EMULATOR_JAR"
+"""Environment variable naming the emulator jar explicitly; it wins over any search."""
 
-#: Where the jar lives inside a Google Cloud SDK installation.
 SDK_JAR_PATH = Path("platform", "cloud-firestore-emulator", "cloud-firestore-emulator.jar")
+"""Where the jar lives inside a Google Cloud SDK installation."""
 
-#: Google Cloud SDK roots tried when neither the environment nor ``gcloud`` names one.
-#: (``~/google-cloud-sdk`` is tried too, relative to the current home directory.)
 SYSTEM_SDK_ROOTS: tuple[Path, ...] = (
     Path("/usr/lib/google-cloud-sdk"),
     Path("/usr/share/google-cloud-sdk"),
     Path("/opt/google-cloud-sdk"),
 )
+"""Google Cloud SDK roots tried when neither the environment nor ``gcloud`` names one.
+(``~/google-cloud-sdk`` is tried too, relative to the current home directory.)
+"""
 
 _MAIN_CLASS = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
 _LOCAL_HOST = "127.0.0.1"

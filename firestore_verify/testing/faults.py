@@ -63,12 +63,12 @@ _T = TypeVar("_T")
 
 _LOCAL_HOST = "127.0.0.1"
 _CHUNK = 64 * 1024
-#: Chunks one direction of a connection may hold while they wait out a latency.
 _QUEUE_CHUNKS = 256
-#: Longest a switch (or closing) may take on the proxy's loop before it is a bug.
+"""Chunks one direction of a connection may hold while they wait out a latency."""
 _CONTROL_TIMEOUT = 10.0
-#: SO_LINGER on, timeout 0: closing the socket sends a TCP reset instead of a FIN.
+"""Longest a switch (or closing) may take on the proxy's loop before it is a bug."""
 _LINGER_RESET = struct.pack("ii", 1, 0)
+"""SO_LINGER on, timeout 0: closing the socket sends a TCP reset instead of a FIN."""
 
 _UP = 0  # client -> upstream
 _DOWN = 1  # upstream -> client
@@ -77,43 +77,44 @@ _DOWN = 1  # upstream -> client
 class Fault(str, enum.Enum):
     """What a :class:`FaultProxy` does to traffic right now."""
 
-    #: Forward everything.
     HEALTHY = "healthy"
-    #: Forward everything, each chunk late by the latency, in each direction.
+    """Forward everything."""
     LATENCY = "latency"
-    #: Read and throw away everything, in both directions.
+    """Forward everything, each chunk late by the latency, in each direction."""
     BLACKHOLE = "blackhole"
-    #: Reset every connection, existing and new.
+    """Read and throw away everything, in both directions."""
     REFUSE = "refuse"
-    #: Forward client bytes, throw away the upstream's answers (until the reset).
+    """Reset every connection, existing and new."""
     DROP_RESPONSES = "drop_responses"
+    """Forward client bytes, throw away the upstream's answers (until the reset)."""
 
 
 @dataclass(frozen=True)
 class FaultStats:
     """A snapshot of what a :class:`FaultProxy` did since it started."""
 
-    #: Connections the proxy accepted (refused ones included).
     connections_accepted: int = 0
-    #: Connections open right now (to the client and the upstream).
+    """Connections the proxy accepted (refused ones included)."""
     connections_open: int = 0
-    #: Connections reset as soon as they were accepted, by :meth:`FaultProxy.refuse`.
+    """Connections open right now (to the client and the upstream)."""
     connections_refused: int = 0
-    #: Open connections reset by a fault (refuse, reset_connections, the drop's reset,
-    #: leaving a fault that lost bytes).
+    """Connections reset as soon as they were accepted, by :meth:`FaultProxy.refuse`."""
     resets: int = 0
-    #: Bytes the proxy read from clients, whatever became of them.
+    """Open connections reset by a fault (refuse, reset_connections, the drop's reset,
+    leaving a fault that lost bytes).
+    """
     bytes_from_clients: int = 0
-    #: Bytes the proxy read from the upstream, whatever became of them.
+    """Bytes the proxy read from clients, whatever became of them."""
     bytes_from_upstream: int = 0
-    #: Client bytes delivered to the upstream.
+    """Bytes the proxy read from the upstream, whatever became of them."""
     bytes_up: int = 0
-    #: Upstream bytes delivered to clients.
+    """Client bytes delivered to the upstream."""
     bytes_down: int = 0
-    #: Client bytes thrown away (blackhole, or pending when their connection was reset).
+    """Upstream bytes delivered to clients."""
     bytes_dropped_up: int = 0
-    #: Upstream bytes thrown away (blackhole, drop_responses, or pending at a reset).
+    """Client bytes thrown away (blackhole, or pending when their connection was reset)."""
     bytes_dropped_down: int = 0
+    """Upstream bytes thrown away (blackhole, drop_responses, or pending at a reset)."""
 
 
 class _Counters:
@@ -168,10 +169,10 @@ class _Link:
             asyncio.Queue(_QUEUE_CHUNKS),
         )
         self._last_due = [0.0, 0.0]
-        #: Size of the chunk each writer holds while it waits out the latency.
         self._in_hand = [0, 0]
-        #: Directions in which this connection threw bytes away.
+        """Size of the chunk each writer holds while it waits out the latency."""
         self.lost: set[int] = set()
+        """Directions in which this connection threw bytes away."""
         self._pumps: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -291,8 +292,8 @@ class FaultProxy:
         self._counters = _Counters()
         self._fault = Fault.HEALTHY
         self._latency = 0.0
-        #: Upstream bytes the current drop still forwards (``forward_first``).
         self._forward_left = 0
+        """Upstream bytes the current drop still forwards (``forward_first``)."""
         self._links: set[_Link] = set()
         self._drop_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -69,12 +69,12 @@ __all__ = [
     "store",
 ]
 
-#: Set to ``1`` to make a missing emulator or Java fail the tests instead of skipping them.
 REQUIRE_ENV_VAR = "FIRESTORE_VERIFY_REQUIRE_EMULATOR"
-#: ``HOST:PORT`` of a running emulator to reuse (same as ``--firestore-emulator-host``).
+"""Set to ``1`` to make a missing emulator or Java fail the tests instead of skipping them."""
 HOST_ENV_VAR = "FIRESTORE_VERIFY_EMULATOR_HOST"
-#: ``HOST:PORT`` of a running Auth emulator to reuse (same as ``--auth-emulator-host``).
+"""``HOST:PORT`` of a running emulator to reuse (same as ``--firestore-emulator-host``)."""
 AUTH_HOST_ENV_VAR = "FIRESTORE_VERIFY_AUTH_EMULATOR_HOST"
+"""``HOST:PORT`` of a running Auth emulator to reuse (same as ``--auth-emulator-host``)."""
 
 _TRUTHY = {"1", "true", "yes", "on"}
 

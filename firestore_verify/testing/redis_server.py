@@ -30,8 +30,8 @@ from firestore_verify.errors import ConfigurationError, FirestoreVerifyError
 __all__ = ["BINARY_ENV_VAR", "RedisNotFoundError", "RedisServer", "RedisServerError",
            "find_redis_server"]
 
-#: Environment variable naming the ``redis-server`` binary explicitly.
 BINARY_ENV_VAR = "FIRESTORE_VERIFY_REDIS_SERVER"
+"""Environment variable naming the ``redis-server`` binary explicitly."""
 
 _HOST = "127.0.0.1"
 _FALLBACK_PATHS = (Path("/usr/bin/redis-server"), Path("/usr/local/bin/redis-server"))
@@ -105,14 +105,14 @@ class RedisServer:
 
     def __init__(self, *, port: int | None = None, binary: str | os.PathLike[str] | None = None,
                  timeout: float = 10.0) -> None:
-        #: The ``redis-server`` executable.
         self.binary = Path(binary) if binary is not None else find_redis_server()
-        #: The port the server listens on.
+        """The ``redis-server`` executable."""
         self.port = port or _free_port()
-        #: ``127.0.0.1``.
+        """The port the server listens on."""
         self.host = _HOST
-        #: Seconds :meth:`start` and :meth:`stop` wait for the server.
+        """``127.0.0.1``."""
         self.timeout = timeout
+        """Seconds :meth:`start` and :meth:`stop` wait for the server."""
         self._process: subprocess.Popen[bytes] | None = None
         self._directory: tempfile.TemporaryDirectory[str] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], RedisServer] | None = None
