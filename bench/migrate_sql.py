@@ -52,9 +52,9 @@ import anyio
 
 import firestore_verify as fv
 from firestore_verify._encode import create_write
-from firestore_verify.counters import StatsRepository
 from firestore_verify.migrate import Progress, check, migrate, open_source
 from firestore_verify.migrate import run as migrate_run
+from firestore_verify.repositories.stats import StatsRepository
 from firestore_verify.testing import FirestoreEmulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,6 @@ from firestore_verify.auth import Authenticator, Principal
 from firestore_verify.bot_config import (
     DEFAULT_WARNING_TEMPLATE,
     BotConfig,
-    BotConfigRepository,
     CacheConfig,
     ConfigField,
     ConfigSchema,
@@ -47,7 +46,6 @@ from firestore_verify.browser import (
 )
 from firestore_verify.cache import CacheSettings, CacheStats, MembershipCache
 from firestore_verify.calls import CallPolicy
-from firestore_verify.counters import Drift, StatsRepository
 from firestore_verify.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -62,7 +60,7 @@ from firestore_verify.errors import (
     SpoolError,
     UnavailableError,
 )
-from firestore_verify.events import EventWriter, VerificationRepository, WriteOutcome
+from firestore_verify.events import EventWriter, WriteOutcome
 from firestore_verify.fanout import FanOut, FanOutStats, SubscriberDroppedError, Subscription
 from firestore_verify.folds import CacheHitPolicy
 from firestore_verify.group_index import GroupIndex
@@ -105,6 +103,9 @@ from firestore_verify.permissions import ROLE_PERMISSIONS, Permission, allows
 from firestore_verify.redis_cache import RedisCacheStats, RedisMembershipCache
 from firestore_verify.repositories import BulkOutcome, Filter, Page, ProtectResult
 from firestore_verify.repositories.admin import MASK
+from firestore_verify.repositories.bot_config import BotConfigRepository
+from firestore_verify.repositories.stats import Drift, StatsRepository
+from firestore_verify.repositories.verifications import VerificationRepository
 from firestore_verify.serving import run_admin_app, serve
 from firestore_verify.sign_in import PasswordSignIn, TooManyAttemptsError
 from firestore_verify.spool import EventSpool

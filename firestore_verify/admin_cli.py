@@ -28,6 +28,13 @@ from datetime import datetime
 import anyio
 
 from firestore_verify.admin_accounts import AdminAccounts
+from firestore_verify.cli_options import (
+    EXIT_OK,
+    add_auth_arguments,
+    add_store_arguments,
+    authenticator_from,
+    connect_from,
+)
 from firestore_verify.errors import (
     AlreadyExistsError,
     FirestoreVerifyError,
@@ -67,8 +74,6 @@ def _target(parser: argparse.ArgumentParser) -> None:
 
 def configure_admins(parser: argparse.ArgumentParser) -> None:
     """Add the ``admins`` actions and their arguments."""
-    from firestore_verify.cli import add_auth_arguments, add_store_arguments
-
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     def action(name: str, help: str, run: _Action, *, auth: bool = True,
@@ -114,8 +119,6 @@ def run_admins(args: argparse.Namespace) -> int:
 
 
 async def _session(args: argparse.Namespace) -> int:
-    from firestore_verify.cli import connect_from
-
     run: _Action = args.admin_action
     store = await connect_from(args)
     async with store:
@@ -139,8 +142,6 @@ async def _session(args: argparse.Namespace) -> int:
 async def _accounts(store: Store, args: argparse.Namespace,
                     change: Callable[[AdminAccounts, str, Actor], Awaitable[AdminUser]],
                     done: str) -> int:
-    from firestore_verify.cli import EXIT_OK, authenticator_from
-
     actor = cli_actor(args.actor)
     uid = await _uid(store, args)
     async with authenticator_from(args, store) as auth:
@@ -165,8 +166,6 @@ async def _uid(store: Store, args: argparse.Namespace) -> str:
 
 
 async def _add(store: Store, args: argparse.Namespace) -> int:
-    from firestore_verify.cli import EXIT_OK, authenticator_from
-
     actor = cli_actor(args.actor)
     async with authenticator_from(args, store) as auth:
         admin = await AdminAccounts(store, auth).invite(
@@ -208,8 +207,6 @@ def format_admins(admins: list[AdminUser]) -> str:
 
 
 async def _list(store: Store, args: argparse.Namespace) -> int:
-    from firestore_verify.cli import EXIT_OK
-
     admins = sorted([a async for a in store.admins.iterate()], key=lambda a: (a.email, a.uid))
     if args.json:
         print(json.dumps([{"uid": a.uid, "email": a.email, "full_name": a.full_name,

@@ -25,34 +25,32 @@ in audit entries; sending the mask back means "keep the current value".
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import annotated_types
-from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from firestore_verify.cache import _FIELDS as _CACHE_FIELDS
 from firestore_verify.cache import CacheSettings
 from firestore_verify.errors import InvalidInputError
-from firestore_verify.live import LiveStream, query_source
-from firestore_verify.models import Actor, ConfigEntry
 from firestore_verify.models._base import TypedErrorsModel
 from firestore_verify.repositories.admin import MASK
 
 if TYPE_CHECKING:
-    from firestore_verify.store import Store
+    pass
 
 __all__ = [
     "DEFAULT_WARNING_TEMPLATE",
     "PLACEHOLDERS",
     "BotConfig",
-    "BotConfigRepository",
     "CacheConfig",
     "ConfigField",
+    "CONFIG_KEYS",
+    "SCHEMA",
+    "SENSITIVE_KEYS",
     "ConfigSchema",
     "LoggingConfig",
     "MessageConfig",
@@ -60,7 +58,6 @@ __all__ = [
     "WebhookConfig",
 ]
 
-log = logging.getLogger("firestore_verify.bot_config")
 
 DEFAULT_WARNING_TEMPLATE = (
     "{user}, to write in {group} please join {channels} first, "
@@ -247,11 +244,11 @@ _KEYS: dict[str, tuple[str, str]] = {
     for name in (info.annotation.model_fields if isinstance(info.annotation, type) else {})
 }
 """dotted key -> (section, field), in schema order."""
-_SENSITIVE = frozenset(
+SENSITIVE_KEYS = frozenset(
     key for key, (section, name) in _KEYS.items()
     if (BotConfig.model_fields[section].annotation.model_fields[name]  # type: ignore[union-attr]
         .json_schema_extra or {}).get("sensitive"))
-_MAX_IN_QUERY = 30  # Firestore's limit for an ``in`` filter
+"""The dotted keys whose values are secrets: masked on read, kept when sent masked."""
 
 
 class ConfigField(BaseModel):
@@ -341,85 +338,7 @@ def _describe(key: str) -> ConfigField:
                        **spec)
 
 
-_SCHEMA = ConfigSchema(settings=[_describe(key) for key in _KEYS])
-
-
-class BotConfigRepository:
-    """The bot's settings in ``admin_config``: schema, masked reads, audited updates, watch."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    @staticmethod
-    def schema() -> ConfigSchema:
-        """Every setting: type, default, bounds, description, sensitivity."""
-        return _SCHEMA
-
-    @staticmethod
-    def _config(stored: Mapping[str, Any]) -> BotConfig:
-        """The typed config of stored values; an invalid one falls back to its default."""
-        good: dict[str, Any] = {}
-        for key, value in stored.items():
-            try:
-                BotConfig.from_flat({key: value})
-            except InvalidInputError as exc:  # written by another client: keep the bot going
-                log.warning("ignoring stored config %s: %s", key, exc)
-                continue
-            good[key] = value
-        return BotConfig.from_flat(good)
-
-    async def load(self) -> BotConfig:
-        """The current typed config, unmasked (for the app applying it)."""
-        found = await self._store.config.get_many(list(_KEYS))
-        return self._config({key: entry.value for key, entry in found.items()})
-
-    async def get(self, *, masked: bool = True) -> dict[str, Any]:
-        """Every value by dotted key, defaults filled in; sensitive ones masked when set."""
-        values = (await self.load()).flat()
-        if masked:
-            values.update({key: MASK for key in _SENSITIVE if values[key] is not None})
-        return values
-
-    async def update(self, changes: Mapping[str, Any], *, actor: Actor) -> list[str]:
-        """Validate ``changes`` whole, then write them and their audit entries atomically.
-
-        A sensitive key sent as the mask keeps its value. Setting a key to the
-        value it already has (stored or default) changes nothing.
-
-        Args:
-            changes: New values by dotted key.
-            actor: Who changes them; each changed key gets one audit entry.
-
-        Returns:
-            The keys that changed, in schema order.
-
-        Raises:
-            InvalidInputError: listing every unknown key and invalid value (in
-                ``errors``); nothing is written.
-
-        """
-        wanted = {key: value for key, value in changes.items()
-                  if not (key in _SENSITIVE and value == MASK)}
-        validated = BotConfig.from_flat(wanted).flat()
-        values = {key: validated[key] for key in _KEYS if key in wanted}
-        defaults = BotConfig().flat()
-        descriptions = {field.key: field.description for field in _SCHEMA.settings}
-        changed = await self._store.config.set_many(
-            values, actor=actor, descriptions=descriptions, sensitive=_SENSITIVE,
-            defaults=defaults)
-        return [key for key in _KEYS if key in changed]
-
-    def watch(self) -> LiveStream[BotConfig]:
-        """The typed config, live: a new :class:`BotConfig` whenever a setting changes."""
-        store = self._store
-        collection = store.sync_client.collection(store.collection_name(ConfigEntry.collection))
-        keys = list(_KEYS)
-        assert len(keys) <= _MAX_IN_QUERY
-        query = collection.where(filter=FieldFilter(
-            "__name__", "in", [collection.document(key) for key in keys]))
-
-        def combine(sources: list[list[Any]]) -> BotConfig:
-            return self._config({s.id: (s.to_dict() or {}).get("value")
-                                 for s in sources[0] if s.exists})
-
-        return LiveStream([query_source(query)], combine)
+SCHEMA = ConfigSchema(settings=[_describe(key) for key in _KEYS])
+"""Every setting: type, default, bounds, description, sensitivity."""
+CONFIG_KEYS: tuple[str, ...] = tuple(_KEYS)
+"""Every setting's dotted key (``section.name``), in schema order."""

@@ -27,17 +27,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from firestore_verify import admin_cli
 from firestore_verify._version import __version__
+from firestore_verify.cli_options import (
+    EXIT_BAD_ROWS,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_auth_arguments,
+    add_store_arguments,
+    authenticator_from,
+    cli_terms,
+    connect_from,
+)
 from firestore_verify.errors import ConfigurationError, FirestoreVerifyError, InvalidInputError
-from firestore_verify.store import Store, connect
-
-if TYPE_CHECKING:
-    from firestore_verify.auth import Authenticator
+from firestore_verify.migrate import commands as migrate_commands
 
 __all__ = [
     "COMMANDS",
+    "EXIT_BAD_ROWS",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
     "PACKAGED_FILES",
     "Command",
     "add_auth_arguments",
@@ -50,8 +64,6 @@ __all__ = [
     "packaged_file",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BAD_ROWS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
 
 @dataclass(frozen=True)
 class Command:
@@ -61,69 +73,6 @@ class Command:
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     """Runs the command with the parsed arguments; returns the exit code."""
-
-
-def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the Firestore connection options every data subcommand shares."""
-    group = parser.add_argument_group("Firestore")
-    group.add_argument("--project", help="Firebase / Google Cloud project id "
-                       "(default: FIREBASE_PROJECT_ID, GOOGLE_CLOUD_PROJECT or the key's)")
-    group.add_argument("--database", default="(default)", help="Firestore database id "
-                       "(default: %(default)s)")
-    group.add_argument("--prefix", default="", help="collection name prefix, e.g. staging_")
-    group.add_argument("--emulator-host", metavar="HOST:PORT",
-                       help="use the Firestore emulator (default: FIRESTORE_EMULATOR_HOST)")
-    group.add_argument("--credentials", metavar="FILE", help="service-account JSON key "
-                       "(default: FIREBASE_CLIENT_EMAIL/FIREBASE_PRIVATE_KEY, "
-                       "GOOGLE_APPLICATION_CREDENTIALS or application default credentials)")
-
-
-async def connect_from(args: argparse.Namespace) -> Store:
-    """Connect with the options added by :func:`add_store_arguments`.
-
-    Firestore is pinged first (``check=True``), so a stale ``--emulator-host`` or an
-    unreachable project fails within seconds, with one line, before any work starts.
-    """
-    return await connect(args.project, database=args.database, prefix=args.prefix,
-                         emulator_host=args.emulator_host, credentials_file=args.credentials,
-                         check=True)
-
-
-def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the Firebase Auth options of the subcommands that manage Auth users."""
-    group = parser.add_argument_group("Firebase Auth")
-    group.add_argument("--auth-emulator-host", metavar="HOST:PORT",
-                       help="use the Firebase Auth emulator, for demo- projects only "
-                            "(default: FIREBASE_AUTH_EMULATOR_HOST)")
-
-
-def authenticator_from(args: argparse.Namespace, store: Store) -> Authenticator:
-    """An :class:`~firestore_verify.auth.Authenticator` on ``store``'s project.
-
-    Per the options of :func:`add_auth_arguments`.
-    """
-    from firestore_verify.auth import Authenticator
-
-    return Authenticator(store, emulator_host=args.auth_emulator_host)
-
-
-_CLI_TERMS: tuple[tuple[str, str], ...] = (
-    ("connect(project='demo-my-app')", "--project demo-my-app"),
-    ("connect(project=...)", "--project"),
-    ("pass credentials_file=", "pass --credentials"),
-    ("check emulator_host=", "check --auth-emulator-host"),
-    ("drop emulator_host=", "drop --auth-emulator-host"),
-    ("pass emulator_host=", "pass --auth-emulator-host"),
-    ("Authenticator(emulator_host=...)", "--auth-emulator-host"),
-)
-"""Library wording in error messages -> the command line's (options, not arguments)."""
-
-
-def cli_terms(message: str) -> str:
-    """``message`` with the library's argument names replaced by this command's options."""
-    for library, option in _CLI_TERMS:
-        message = message.replace(library, option)
-    return message
 
 
 PACKAGED_FILES: dict[str, str] = {
@@ -169,8 +118,6 @@ def _run_packaged(kind: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _commands() -> dict[str, Command]:
-    from firestore_verify import admin_cli
-    from firestore_verify.migrate import commands as migrate_commands
 
     return {
         "migrate": Command(

@@ -22,10 +22,7 @@ from firestore_verify.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from firestore_verify.analytics import Analytics
-    from firestore_verify.bot_config import BotConfigRepository
     from firestore_verify.browser import CollectionBrowser
-    from firestore_verify.counters import StatsRepository
-    from firestore_verify.events import VerificationRepository
     from firestore_verify.repositories import (
         AdminRepository,
         AuditRepository,
@@ -34,6 +31,9 @@ if TYPE_CHECKING:
         GroupRepository,
         OwnerRepository,
     )
+    from firestore_verify.repositories.bot_config import BotConfigRepository
+    from firestore_verify.repositories.stats import StatsRepository
+    from firestore_verify.repositories.verifications import VerificationRepository
 
 __all__ = ["Store", "connect"]
 
@@ -167,14 +167,14 @@ class Store:
     @cached_property
     def stats(self) -> StatsRepository:
         """Dashboard totals (``_metadata/stats`` and its shards)."""
-        from firestore_verify.counters import StatsRepository
+        from firestore_verify.repositories.stats import StatsRepository
 
         return StatsRepository(self)
 
     @cached_property
     def verifications(self) -> VerificationRepository:
         """Verification events (``verifications``) and the batching logger."""
-        from firestore_verify.events import VerificationRepository
+        from firestore_verify.repositories.verifications import VerificationRepository
 
         return VerificationRepository(self)
 
@@ -188,7 +188,7 @@ class Store:
     @cached_property
     def bot_config(self) -> BotConfigRepository:
         """The bot's typed runtime settings (in ``admin_config``): schema, masked reads, watch."""
-        from firestore_verify.bot_config import BotConfigRepository
+        from firestore_verify.repositories.bot_config import BotConfigRepository
 
         return BotConfigRepository(self)
 

@@ -11,11 +11,8 @@ import anyio
 import pytest
 
 import firestore_verify as fv
-from firestore_verify.bot_config import (
-    DEFAULT_WARNING_TEMPLATE,
-    BotConfig,
-    BotConfigRepository,
-)
+from firestore_verify.bot_config import DEFAULT_WARNING_TEMPLATE, BotConfig
+from firestore_verify.repositories.bot_config import BotConfigRepository
 from firestore_verify.models import Actor
 from firestore_verify.repositories.admin import MASK
 

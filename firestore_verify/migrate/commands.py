@@ -11,6 +11,15 @@ from pathlib import Path
 
 import anyio
 
+from firestore_verify.cli_options import (
+    EXIT_BAD_ROWS,
+    EXIT_FAILED,
+    EXIT_OK,
+    add_auth_arguments,
+    add_store_arguments,
+    authenticator_from,
+    connect_from,
+)
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.check import check
 from firestore_verify.migrate.check_result import CheckResult
@@ -31,8 +40,6 @@ DEFAULT_REPORT = "migration-report.json"
 
 
 def _source_arguments(parser: argparse.ArgumentParser) -> None:
-    from firestore_verify.cli import add_store_arguments
-
     parser.add_argument("--from", dest="source", required=True, metavar="URL",
                         help="the legacy database: sqlite:///bot.db, sqlite:////abs/bot.db or "
                              "postgresql://user@host:5432/db (password from PGPASSWORD or "
@@ -46,8 +53,6 @@ def _source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def configure_migrate(parser: argparse.ArgumentParser) -> None:
     """Add the ``migrate`` arguments."""
-    from firestore_verify.cli import add_auth_arguments
-
     _source_arguments(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="read both sides and report what would be written; write nothing")
@@ -96,8 +101,6 @@ def _check_report_path(path: str | None) -> None:
 
 
 async def _migrate(args: argparse.Namespace) -> int:
-    from firestore_verify.cli import EXIT_BAD_ROWS, EXIT_OK, authenticator_from, connect_from
-
     check_batch_size(args.batch_size)
     check_concurrency(args.concurrency)
     _check_report_path(args.report)
@@ -141,8 +144,6 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 async def _check(args: argparse.Namespace) -> CheckResult:
-    from firestore_verify.cli import connect_from
-
     check_batch_size(args.batch_size)
     _check_report_path(args.report)
     with open_source(args.source) as source:
@@ -156,8 +157,6 @@ async def _check(args: argparse.Namespace) -> CheckResult:
 
 def run_check(args: argparse.Namespace) -> int:
     """Run ``check``; 0 when Firestore is in sync with the source, 1 on drift."""
-    from firestore_verify.cli import EXIT_FAILED, EXIT_OK
-
     result: CheckResult = anyio.run(_check, args, backend="asyncio")
     print(result.format())
     if args.report:

@@ -8,7 +8,7 @@ which writes each event with its counter increments and rollups in one atomic
 batch, ``concurrency`` batches in flight, and skips ids already stored: ids are
 ``legacy-<id>``, so a second run counts nothing twice. Last, the group and
 channel counters are recounted from the collections
-(:meth:`~firestore_verify.counters.StatsRepository.reconcile`).
+(:meth:`~firestore_verify.repositories.stats.StatsRepository.reconcile`).
 """
 
 from __future__ import annotations
