@@ -49,26 +49,28 @@ from firestore_verify.calls import CallPolicy
 from firestore_verify.errors import (
     AlreadyExistsError,
     AuthenticationError,
+    BufferFullError,
     ConfigurationError,
     ConflictError,
     FirestoreVerifyError,
+    FlushTimeoutError,
     InvalidInputError,
     LoggerClosedError,
     LoggerFailedError,
     NotFoundError,
     PermissionDeniedError,
     SpoolError,
+    SubscriberDroppedError,
+    TooManyAttemptsError,
     UnavailableError,
 )
 from firestore_verify.events import EventWriter, WriteOutcome
-from firestore_verify.fanout import FanOut, FanOutStats, SubscriberDroppedError, Subscription
+from firestore_verify.fanout import FanOut, FanOutStats, Subscription
 from firestore_verify.folds import CacheHitPolicy
 from firestore_verify.group_index import GroupIndex
 from firestore_verify.json_logs import JsonFormatter, setup_json_logging
 from firestore_verify.live import LiveStream
 from firestore_verify.logger import (
-    BufferFullError,
-    FlushTimeoutError,
     LoggerHealth,
     LoggerSettings,
     LoggerStats,
@@ -107,7 +109,7 @@ from firestore_verify.repositories.bot_config import BotConfigRepository
 from firestore_verify.repositories.stats import Drift, StatsRepository
 from firestore_verify.repositories.verifications import VerificationRepository
 from firestore_verify.serving import run_admin_app, serve
-from firestore_verify.sign_in import PasswordSignIn, TooManyAttemptsError
+from firestore_verify.sign_in import PasswordSignIn
 from firestore_verify.spool import EventSpool
 from firestore_verify.store import Store, connect
 

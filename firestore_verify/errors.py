@@ -1,25 +1,52 @@
-"""Typed errors raised by firestore-verify.
+"""Typed errors raised by firestore-verify: all of them, in one place.
 
 Every error derives from :class:`FirestoreVerifyError`, so callers can catch the
-whole family at once, and every message says what to do about it.
+whole family at once, and every message says what to do about it::
+
+    FirestoreVerifyError
+    ├── ConfigurationError          missing or contradictory settings
+    │   └── (testing) EmulatorNotFoundError, JavaNotFoundError,
+    │       RedisNotFoundError, FirebaseToolsNotFoundError
+    ├── InvalidInputError           (also a ValueError) input that can never be stored
+    ├── NotFoundError               (also a LookupError) no such document
+    ├── AlreadyExistsError          a create met an existing document
+    ├── ConflictError               concurrent writers kept winning; retry
+    ├── UnavailableError            Firestore did not answer in time; names the host
+    ├── LoggerClosedError           record() outside the logger's block
+    ├── LoggerFailedError           an error no retry fixes stopped the logger
+    ├── BufferFullError             record() found the buffer full; await put()
+    ├── FlushTimeoutError           closing could not commit all in time
+    ├── SpoolError                  the durable spool cannot be written or read
+    ├── SubscriberDroppedError      a fan-out subscriber was too slow, or its stream failed
+    ├── AuthenticationError         not signed in, or not an active admin
+    │   └── TooManyAttemptsError    Firebase Auth blocked sign-ins for a while
+    ├── PermissionDeniedError       signed in, but the role does not allow it
+    └── (testing) EmulatorError, RedisServerError   a test server failed to start
+
+The errors of the test helpers live in :mod:`firestore_verify.testing`, which
+only test runs import.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "AlreadyExistsError",
     "AuthenticationError",
+    "BufferFullError",
     "ConfigurationError",
     "ConflictError",
     "FirestoreVerifyError",
+    "FlushTimeoutError",
     "InvalidInputError",
     "LoggerClosedError",
     "LoggerFailedError",
     "NotFoundError",
     "PermissionDeniedError",
     "SpoolError",
+    "SubscriberDroppedError",
+    "TooManyAttemptsError",
     "UnavailableError",
 ]
 
@@ -129,3 +156,44 @@ class PermissionDeniedError(FirestoreVerifyError):
         """The role of the admin who asked."""
         self.permission = permission
         """The permission that was missing."""
+
+
+class BufferFullError(FirestoreVerifyError):
+    """``record()`` found the buffer full: await ``put()`` to wait for room instead."""
+
+
+class FlushTimeoutError(FirestoreVerifyError):
+    """Closing the logger could not commit everything within ``close_timeout``.
+
+    Nothing is lost: ``unwritten`` holds every event that was not committed,
+    for the caller to keep (and write later with ``write_many``, which skips
+    any that did land).
+    """
+
+    def __init__(self, unwritten: list[Any], timeout: float) -> None:
+        super().__init__(
+            f"{len(unwritten)} events were not committed within {timeout:g}s of closing "
+            "(is Firestore reachable?); they are in .unwritten: store them and retry."
+        )
+        self.unwritten: list[Any] = unwritten
+        """The events not committed (``Verification`` objects)."""
+
+
+class SubscriberDroppedError(FirestoreVerifyError):
+    """A fan-out subscription ended before its subscriber left it.
+
+    ``reason`` is ``"slow"`` when the subscriber fell ``max_queue`` values
+    behind, ``"failed"`` when the shared stream raised (the error is the
+    ``__cause__``). Either way, subscribe again to get the current state.
+    """
+
+    def __init__(self, key: str, reason: Literal["slow", "failed"], detail: str) -> None:
+        super().__init__(f"live stream {key!r}: {detail}; subscribe again for the current state.")
+        self.key = key
+        """The stream key of the subscription."""
+        self.reason: Literal["slow", "failed"] = reason
+        """``"slow"`` or ``"failed"``."""
+
+
+class TooManyAttemptsError(AuthenticationError):
+    """Firebase Auth blocked sign-ins for this account or client for a while."""

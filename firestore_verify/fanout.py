@@ -59,32 +59,17 @@ from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 
-from firestore_verify.errors import FirestoreVerifyError, InvalidInputError
+from firestore_verify.errors import InvalidInputError
+from firestore_verify.errors import SubscriberDroppedError as SubscriberDroppedError
 from firestore_verify.live import LiveStream
 
-__all__ = ["FanOut", "FanOutStats", "SubscriberDroppedError", "Subscription"]
+__all__ = ["FanOut", "FanOutStats", "Subscription"]
 
 T = TypeVar("T")
 log = logging.getLogger("firestore_verify.fanout")
 
 DropReason = Literal["slow", "failed"]
 """Why a subscription was dropped."""
-
-
-class SubscriberDroppedError(FirestoreVerifyError):
-    """A fan-out subscription ended before its subscriber left it.
-
-    ``reason`` is ``"slow"`` when the subscriber fell ``max_queue`` values
-    behind, ``"failed"`` when the shared stream raised (the error is the
-    ``__cause__``). Either way, subscribe again to get the current state.
-    """
-
-    def __init__(self, key: str, reason: DropReason, detail: str) -> None:
-        super().__init__(f"live stream {key!r}: {detail}; subscribe again for the current state.")
-        self.key = key
-        """The stream key of the subscription."""
-        self.reason: DropReason = reason
-        """``"slow"`` or ``"failed"``."""
 
 
 @dataclass(frozen=True)

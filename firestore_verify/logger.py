@@ -27,12 +27,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from firestore_verify.calls import is_transient
 from firestore_verify.errors import (
+    BufferFullError as BufferFullError,  # re-exported: its old home
+)
+from firestore_verify.errors import (
     ConflictError,
-    FirestoreVerifyError,
     LoggerClosedError,
     LoggerFailedError,
     SpoolError,
     UnavailableError,
+)
+from firestore_verify.errors import (
+    FlushTimeoutError as FlushTimeoutError,  # re-exported: its old home
 )
 from firestore_verify.events import MAX_WRITES_PER_COMMIT, EventWriter
 from firestore_verify.folds import CacheHitPolicy, HitFolder
@@ -45,8 +50,6 @@ if TYPE_CHECKING:
     from firestore_verify.store import Store
 
 __all__ = [
-    "BufferFullError",
-    "FlushTimeoutError",
     "LoggerHealth",
     "LoggerSettings",
     "LoggerStats",
@@ -57,26 +60,6 @@ log = logging.getLogger("firestore_verify.logger")
 
 _QUIET = 0.005
 """A gap between arrivals this long means "no more events are coming right now"."""
-
-
-class BufferFullError(FirestoreVerifyError):
-    """``record()`` found the buffer full: await ``put()`` to wait for room instead."""
-
-
-class FlushTimeoutError(FirestoreVerifyError):
-    """Closing the logger could not commit everything within ``close_timeout``.
-
-    Nothing is lost: ``unwritten`` holds every event that was not committed,
-    for the caller to keep (and write later with ``write_many``, which skips
-    any that did land).
-    """
-
-    def __init__(self, unwritten: list[Verification], timeout: float) -> None:
-        super().__init__(
-            f"{len(unwritten)} events were not committed within {timeout:g}s of closing "
-            "(is Firestore reachable?); they are in .unwritten: store them and retry."
-        )
-        self.unwritten = unwritten
 
 
 class LoggerSettings(TypedErrorsModel):

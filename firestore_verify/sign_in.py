@@ -37,8 +37,11 @@ from firestore_verify.errors import (
     FirestoreVerifyError,
     InvalidInputError,
 )
+from firestore_verify.errors import (
+    TooManyAttemptsError as TooManyAttemptsError,  # re-exported: its old home
+)
 
-__all__ = ["PasswordSignIn", "TooManyAttemptsError"]
+__all__ = ["PasswordSignIn"]
 
 _CLOUD_BASE = "https://identitytoolkit.googleapis.com/v1"
 _EMULATOR_OWNER = "owner"
@@ -47,10 +50,6 @@ _WRONG_CREDENTIALS = frozenset({
     "EMAIL_NOT_FOUND", "INVALID_PASSWORD", "INVALID_LOGIN_CREDENTIALS", "INVALID_EMAIL",
     "MISSING_PASSWORD", "INVALID_IDP_RESPONSE",
 })
-
-
-class TooManyAttemptsError(AuthenticationError):
-    """Firebase Auth blocked sign-ins for this account or client for a while."""
 
 
 class PasswordSignIn:

@@ -12,9 +12,9 @@ import pytest
 
 import firestore_verify as fv
 from firestore_verify.bot_config import DEFAULT_WARNING_TEMPLATE, BotConfig
-from firestore_verify.repositories.bot_config import BotConfigRepository
 from firestore_verify.models import Actor
 from firestore_verify.repositories.admin import MASK
+from firestore_verify.repositories.bot_config import BotConfigRepository
 
 pytestmark = pytest.mark.anyio
 

@@ -115,3 +115,17 @@ def test_every_repository_lives_in_repositories() -> None:
     outside = [f"{r.__name__} in {r.__module__}" for r in sorted(repositories, key=str)
                if not r.__module__.startswith("firestore_verify.repositories.")]
     assert not outside, outside
+
+
+def test_every_public_error_lives_in_errors_and_is_in_its_tree() -> None:
+    from firestore_verify import errors
+
+    exported = [obj for name in fv.__all__
+                if inspect.isclass(obj := getattr(fv, name)) and issubclass(obj, Exception)]
+    assert len(exported) >= 15, exported
+    outside = [f"{e.__name__} in {e.__module__}" for e in exported
+               if e.__module__ != "firestore_verify.errors"]
+    assert not outside, outside
+    tree = errors.__doc__ or ""
+    missing = [e.__name__ for e in exported if e.__name__ not in tree]
+    assert not missing, f"errors.py's docstring tree lacks {missing}"
