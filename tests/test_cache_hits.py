@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from helpers_events import (
 import firestore_verify as fv
 from firestore_verify.folds import HitFolder
 from firestore_verify.rollups import DAILY, GROUP_DAILY
+from firestore_verify.testing import refused_host
 
 pytestmark = pytest.mark.anyio
 
@@ -118,10 +118,7 @@ async def test_closing_writes_the_open_folds(store: fv.Store) -> None:
 async def test_folded_hits_are_kept_by_the_spool_until_their_event_lands(
         store: fv.Store, tmp_path: Path) -> None:
     spool = tmp_path / "events.sqlite"
-    with socket.socket() as probe:  # a port nothing listens on: every call is refused
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    away = await fv.connect(project=store.project, emulator_host=f"127.0.0.1:{port}",
+    away = await fv.connect(project=store.project, emulator_host=refused_host(),
                             timeout=1, attempt_timeout=0.5)
 
     async def record_hits() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
 from helpers_events import assert_counters_match_events, make_events
 
 import firestore_verify as fv
+from firestore_verify.testing import refused_host
 
 pytestmark = pytest.mark.anyio
 
@@ -18,10 +18,7 @@ async def test_events_spooled_while_firestore_is_away_are_written_on_the_next_st
     spool = tmp_path / "events.spool"
     events = make_events(30)
     await store.verifications.write_many(events[:10])  # these landed before the outage
-    with socket.socket() as probe:  # a port nothing listens on: every call is refused
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    away = await fv.connect(project=store.project, emulator_host=f"127.0.0.1:{port}",
+    away = await fv.connect(project=store.project, emulator_host=refused_host(),
                             timeout=1, attempt_timeout=0.5)
 
     async def record_all() -> None:

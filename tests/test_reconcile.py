@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 from google.cloud import firestore
 
 import firestore_verify as fv
 from firestore_verify.counters import stats_ref
+from firestore_verify.testing import refused_host
 
 pytestmark = pytest.mark.anyio
 
@@ -29,10 +28,7 @@ async def test_drifted_counters_are_repaired_to_the_recount(store: fv.Store) -> 
 
 
 async def test_an_unreachable_store_fails_with_the_typed_error() -> None:
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    away = await fv.connect(project="demo-reconcile", emulator_host=f"127.0.0.1:{port}",
+    away = await fv.connect(project="demo-reconcile", emulator_host=refused_host(),
                             timeout=1, attempt_timeout=0.5)
     try:
         with pytest.raises(fv.UnavailableError):

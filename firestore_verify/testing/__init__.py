@@ -32,7 +32,7 @@ from firestore_verify.testing.emulator import (
     find_emulator_jar,
     find_java,
 )
-from firestore_verify.testing.faults import Fault, FaultProxy, FaultStats
+from firestore_verify.testing.faults import Fault, FaultProxy, FaultStats, refused_host
 from firestore_verify.testing.redis_server import (
     RedisNotFoundError,
     RedisServer,
@@ -59,4 +59,5 @@ __all__ = [
     "find_firebase_bin",
     "find_java",
     "find_redis_server",
+    "refused_host",
 ]

@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-__all__ = ["Fault", "FaultProxy", "FaultStats"]
+__all__ = ["Fault", "FaultProxy", "FaultStats", "refused_host"]
 
 log = logging.getLogger("firestore_verify.testing.faults")
 
@@ -612,3 +612,17 @@ class FaultProxy:
         finally:
             link.close(reset=True)  # a no-op unless the handler itself was cancelled
             self._links.discard(link)
+
+
+def refused_host() -> str:
+    """A ``HOST:PORT`` on ``127.0.0.1`` where nothing listens: every call is refused at once.
+
+    For tests of what a client does when Firestore is unreachable (a stale
+    ``FIRESTORE_EMULATOR_HOST``): connect a store to it with a short ``timeout``.
+    The port was free a moment ago; another process could take it meanwhile, which
+    a test run on one machine makes unlikely.
+    """
+    with socket.socket() as probe:
+        probe.bind((_LOCAL_HOST, 0))
+        port = probe.getsockname()[1]
+    return f"{_LOCAL_HOST}:{port}"
