@@ -62,3 +62,24 @@ def test_the_version_is_written_once_and_the_wheel_and_cli_agree(wheel: Path) ->
     done = subprocess.run([sys.executable, "-m", "firestore_verify.cli", "--version"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert (done.returncode, done.stdout.strip()) == (0, f"firestore-verify {fv.__version__}")
+
+
+def test_the_tutorial_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path) -> None:
+    """What a new user does: install the package, run Getting started's tutorial."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(wheel)], check=True, timeout=300)
+    tutorial = tmp_path / "tutorial.py"
+    source = (ROOT / "docs" / "examples" / "tutorial.py").read_text()
+    # The same file, and a line saying which copy of the library it imported.
+    tutorial.write_text(source.replace(
+        "import firestore_verify as fv\n",
+        "import firestore_verify as fv\nprint('library:', fv.__file__)\n", 1))
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    done = subprocess.run([sys.executable, str(tutorial)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, *rest = done.stdout.splitlines()
+    assert first.startswith(f"library: {target}"), first
+    assert rest == ["protected: Crypto Chat enforcing [-1009876543210]",
+                    "verifications: 2 success rate: 50%"]
