@@ -83,3 +83,33 @@ def test_the_tutorial_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path)
     assert first.startswith(f"library: {target}"), first
     assert rest == ["protected: Crypto Chat enforcing [-1009876543210]",
                     "verifications: 2 success rate: 50%"]
+
+
+def test_the_sdist_is_the_library_and_builds_the_same_wheel(tmp_path: Path) -> None:
+    import tarfile
+
+    out = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(ROOT)],
+                   check=True, capture_output=True, timeout=300)
+    (sdist,) = out.glob("firestore_verify-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"LICENSE", "README.md", "pyproject.toml", "firestore_verify/py.typed"} <= names
+    assert "firestore_verify/firestore.indexes.json" in names
+    assert not [n for n in names if n.startswith(("tests/", "examples/", "bench/", "docs/"))]
+    # PyPI would take both files (metadata, the README's rendering).
+    twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist),
+                            str(out.parent / "wheel-for-twine.whl") if False else str(sdist)],
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert twine.returncode == 0, twine.stdout + twine.stderr
+    # And the wheel built from it (as pip does from PyPI) holds the package.
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(out), str(sdist)],
+                   check=True, capture_output=True, timeout=300)
+    (built,) = out.glob("firestore_verify-*.whl")
+    with zipfile.ZipFile(built) as archive:
+        assert "firestore_verify/logger.py" in archive.namelist()
+    # PyPI would take both files: their metadata, and the README as its page.
+    twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist),
+                            str(built)], capture_output=True, text=True, timeout=120, check=False)
+    assert twine.returncode == 0, twine.stdout + twine.stderr
