@@ -49,7 +49,7 @@ class AdminAccounts:
 
         Raises:
             AlreadyExistsError: when that user is an admin already (change the role
-                with :meth:`set_role` instead).
+                with `set_role()` instead).
             InvalidInputError: for a malformed email, weak password or unknown role.
         """
         wanted = role if isinstance(role, Role) else _role(role)

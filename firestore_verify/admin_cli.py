@@ -1,6 +1,6 @@
 """``firestore-verify admins``: dashboard admin accounts from the command line.
 
-Each action goes through :class:`~firestore_verify.admin_accounts.AdminAccounts`,
+Each action goes through `AdminAccounts`,
 so the Firebase Auth user, the ``role`` claim and ``admin_users/{uid}`` stay in
 step exactly as they do from the API or the dashboard::
 

@@ -222,7 +222,7 @@ def _merge(docs: Iterable[Mapping[str, Any]]) -> dict[str, _DayTotals]:
 
 def _summarize(period: str, now: datetime, start: datetime, days: int,
                totals: dict[str, _DayTotals], read: int) -> Summary:
-    """The :class:`Summary` of ``period`` from its merged rollups (pure)."""
+    """The `Summary` of ``period`` from its merged rollups (pure)."""
     if period == "24h":
         counts = Counts()
         for day, t in totals.items():
@@ -364,11 +364,11 @@ class Analytics:
         )
 
     def watch_overview(self) -> LiveStream[Overview]:
-        """:meth:`overview`, live: the counters plus yesterday's and today's rollups.
+        """`overview()`, live: the counters plus yesterday's and today's rollups.
 
         The days are fixed when the stream is created: a server streaming it
         to browsers should end the stream at the next UTC midnight (see
-        :meth:`overview_expires_at`) so that clients reconnect onto the new day.
+        `overview_expires_at()`) so that clients reconnect onto the new day.
         """
         today = self._clock().date()
         yesterday = today - timedelta(days=1)
@@ -392,7 +392,7 @@ class Analytics:
         return LiveStream([*stats.sources, query_source(rollups)], combine)
 
     def overview_expires_at(self) -> datetime:
-        """The next UTC midnight: when a :meth:`watch_overview` stream goes stale."""
+        """The next UTC midnight: when a `watch_overview()` stream goes stale."""
         return day_start((self._clock().date() + timedelta(days=1)).isoformat())
 
     async def trend(self, period: Period | str = "7d", *,
@@ -409,7 +409,7 @@ class Analytics:
 
     async def report(self, period: Period | str = "7d", *,
                      granularity: Literal["day", "hour"] = "day") -> Report:
-        """:meth:`compare` and :meth:`trend` of one period together, reading its rollups once."""
+        """`compare()` and `trend()` of one period together, reading its rollups once."""
         if granularity not in ("day", "hour"):
             raise InvalidInputError("granularity must be 'day' or 'hour'.")
         now, start, days = self._period(period)

@@ -1,16 +1,16 @@
 """Authentication on Firebase Auth: ID tokens, session cookies and the ``role`` claim.
 
-An :class:`Authenticator` turns what a browser sends (a Firebase ID token, or
-a session cookie made from one) into a :class:`Principal`: the signed-in admin
+An `Authenticator` turns what a browser sends (a Firebase ID token, or
+a session cookie made from one) into a `Principal`: the signed-in admin
 with the role of their ``admin_users/{uid}`` document. Nobody gets in without
 an *active* admin document; the role always comes from that document (the
 source of truth), never from the token's claim, which only mirrors it for the
 security rules.
 
 It uses firebase-admin through a named ``firebase_admin.App`` of its own
-(never the default app), with the credentials of the :class:`~firestore_verify.store.Store`
+(never the default app), with the credentials of the `Store`
 it is built from. firebase-admin blocks, so every call runs in a worker
-thread; every error it raises becomes a :mod:`firestore_verify.errors` type.
+thread; every error it raises becomes a `firestore_verify.errors` type.
 
 **The Auth emulator** is used when ``emulator_host=`` is given or
 ``FIREBASE_AUTH_EMULATOR_HOST`` is set, and only for projects whose id starts
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 AUTH_EMULATOR_HOST_VAR = "FIREBASE_AUTH_EMULATOR_HOST"
-"""The variable firebase-admin (and so :class:`Authenticator`) reads the Auth emulator from."""
+"""The variable firebase-admin (and so `Authenticator`) reads the Auth emulator from."""
 
 ROLE_CLAIM = "role"
 """The custom claim that mirrors an admin's role, for the security rules."""
@@ -77,8 +77,8 @@ _MAX_SESSION = timedelta(days=14)
 class Principal:
     """A signed-in dashboard admin: who they are and what their role lets them do.
 
-    Built by :meth:`Authenticator.verify_id_token` and
-    :meth:`Authenticator.verify_session_cookie`, only for users with an
+    Built by `Authenticator.verify_id_token()` and
+    `Authenticator.verify_session_cookie()`, only for users with an
     active ``admin_users`` document.
     """
 
@@ -94,7 +94,7 @@ class Principal:
     """The verified token's claims (``auth_time``, ``iat``, ``exp``, custom claims...)."""
 
     def can(self, permission: Permission | str) -> bool:
-        """Whether this admin's role grants ``permission`` (the table of :mod:`.permissions`)."""
+        """Whether this admin's role grants ``permission`` (the table of `.permissions`)."""
         return allows(self.role, permission)
 
     def require(self, permission: Permission | str) -> None:
@@ -160,12 +160,12 @@ def _decode_segment(segment: str) -> Any:
 class Authenticator:
     """Verifies Firebase credentials of dashboard admins, and manages their Auth users.
 
-    Build it from the :class:`~firestore_verify.store.Store` whose
+    Build it from the `Store` whose
     ``admin_users`` decide who gets in: ``Authenticator(store)``. It talks to
     the Firebase Auth of the store's project, with the store's credentials
     (service-account key, ``FIREBASE_CLIENT_EMAIL``/``FIREBASE_PRIVATE_KEY``,
     ``GOOGLE_APPLICATION_CREDENTIALS`` or application default credentials).
-    Building it does no I/O. Close it with :meth:`close` (or ``async with``);
+    Building it does no I/O. Close it with `close()` (or ``async with``);
     the store stays open.
 
     The Auth emulator is used when ``emulator_host`` is given, or else when
@@ -295,9 +295,9 @@ class Authenticator:
         return await self._principal(claims)
 
     async def verify_session_cookie(self, cookie: str) -> Principal:
-        """Verify a session cookie (from :meth:`create_session_cookie`) and return its admin.
+        """Verify a session cookie (from `create_session_cookie()`) and return its admin.
 
-        The same checks as :meth:`verify_id_token` (``check_revoked=True``, an
+        The same checks as `verify_id_token()` (``check_revoked=True``, an
         active ``admin_users`` document).
 
         Raises:
@@ -318,7 +318,7 @@ class Authenticator:
     ) -> str:
         """Exchange an ID token of an active admin for a session cookie; record the login.
 
-        The ID token is verified first (as by :meth:`verify_id_token`), so only
+        The ID token is verified first (as by `verify_id_token()`), so only
         active admins get a cookie; then ``last_login`` of their admin document
         is stamped.
 

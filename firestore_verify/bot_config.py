@@ -2,9 +2,9 @@
 
 Settings an admin edits from a dashboard (message templates, rate limits,
 membership cache TTLs, the log level, the webhook secret) are stored in
-``admin_config``, one :class:`~firestore_verify.ConfigEntry` per dotted key
+``admin_config``, one `ConfigEntry` per dotted key
 (``cache.positive_ttl``), so any Firestore client reads them as plain values.
-:class:`BotConfig` is their typed view; :class:`BotConfigRepository` reads,
+`BotConfig` is their typed view; `BotConfigRepository` reads,
 changes and watches them::
 
     config = BotConfigRepository(store)
@@ -16,9 +16,9 @@ changes and watches them::
             cache.settings = current.cache_settings(cache.settings)
 
 An update is validated whole before anything is written (one
-:class:`~firestore_verify.errors.InvalidInputError` lists every bad key), then
+`InvalidInputError` lists every bad key), then
 every changed key and its audit entry commit in one transaction. Sensitive
-values read as :data:`~firestore_verify.repositories.admin.MASK`, in reads and
+values read as `MASK`, in reads and
 in audit entries; sending the mask back means "keep the current value".
 """
 
@@ -84,7 +84,7 @@ def _extra(*, sensitive: bool = False, live: bool = True) -> dict[str, Any]:
 
 
 def _cache_field(name: str, description: str) -> Any:
-    """A pydantic Field with :class:`CacheSettings`' default and range for ``name``."""
+    """A pydantic Field with `CacheSettings`' default and range for ``name``."""
     _, _, low, high = _CACHE_FIELDS[name]
     bounds: dict[str, Any] = {"ge": low}
     if high != math.inf:
@@ -110,7 +110,7 @@ class MessageConfig(_Section):
                     "{user}, {group} and {channels} are filled in.")
     """Warning for users who have not joined, in groups without their own:
     ``{user}``, ``{group}`` and ``{channels}`` are filled in (1-1000 characters,
-    no other placeholder; default :data:`DEFAULT_WARNING_TEMPLATE`).
+    no other placeholder; default `DEFAULT_WARNING_TEMPLATE`).
     """
     verified_text: Annotated[str, Field(min_length=1, max_length=200)] = Field(
         default="Verified, you can write now.", json_schema_extra=_extra(),
@@ -131,7 +131,7 @@ class RateLimitConfig(_Section):
 
 
 class CacheConfig(_Section):
-    """The membership cache (the ranges are :class:`CacheSettings`')."""
+    """The membership cache (the ranges are `CacheSettings`')."""
 
     positive_ttl: float = _cache_field(
         "positive_ttl", "Seconds a \u201cis a member\u201d answer is kept (0: not cached).")
@@ -176,7 +176,7 @@ class WebhookConfig(_Section):
 class BotConfig(_Section):
     """Every runtime setting of the bot, defaults filled in.
 
-    :attr:`explicit` tells which keys are stored (the rest are defaults), so
+    `explicit` tells which keys are stored (the rest are defaults), so
     an app can let settings it got elsewhere (the environment) stand until an
     admin sets them.
     """
@@ -205,7 +205,7 @@ class BotConfig(_Section):
                 for key, (section, name) in _KEYS.items()}
 
     def cache_settings(self, base: CacheSettings | None = None) -> CacheSettings:
-        """``base`` (default: :class:`CacheSettings`' defaults) with the stored cache keys."""
+        """``base`` (default: `CacheSettings`' defaults) with the stored cache keys."""
         base = base or CacheSettings()
         stored = {name: getattr(self.cache, name) for key, (section, name) in _KEYS.items()
                   if section == "cache" and key in self._explicit}

@@ -1,6 +1,6 @@
 """A read-only browser over the Firestore collections of one store.
 
-:class:`CollectionBrowser` lists the collections of a :class:`~firestore_verify.Store`,
+`CollectionBrowser` lists the collections of a `Store`,
 pages through their documents and watches one document live, and encodes every
 Firestore value as JSON **with its type**, so an admin tool can show the raw
 database behind an API (and describe it in an OpenAPI schema: every answer is a
@@ -9,16 +9,16 @@ pydantic model). It never writes.
 What it shows:
 
 - Only this store's collections: the root collections of the data contract
-  (:data:`COLLECTIONS`) under the store's prefix, shown without the
+  (`COLLECTIONS`) under the store's prefix, shown without the
   prefix (``protected_groups``, not ``staging_protected_groups``). Collections of
   other prefixes, and collections outside the contract (other apps sharing the
   database), are neither listed nor browsable.
 - Subcollections by their store-relative path, e.g. ``_metadata/stats/shards``.
 - Sensitive configuration (``admin_config`` documents with ``is_sensitive: true``)
-  with its ``value`` replaced by :data:`~firestore_verify.repositories.admin.MASK`.
+  with its ``value`` replaced by `MASK`.
 
 Put it behind the ``database:read`` permission
-(:attr:`~firestore_verify.permissions.Permission.READ_DATABASE`): it shows
+(`READ_DATABASE`): it shows
 everything else as stored, including ``admin_users`` and the audit trail.
 
 Value encoding (``{"type": ..., "value": ...}``, recursively):
@@ -271,7 +271,7 @@ MapValue.model_rebuild()
 
 
 class BrowserCollection(BaseModel):
-    """One collection of the store, as :meth:`CollectionBrowser.collections` lists it."""
+    """One collection of the store, as `CollectionBrowser.collections()` lists it."""
 
     name: str
     """The collection name without the store's prefix, e.g. ``protected_groups``."""
@@ -367,7 +367,7 @@ def encode_value(value: Any, *, prefix: str = "") -> EncodedValue:
 
 
 def encode_fields(data: Mapping[str, Any], *, prefix: str = "") -> dict[str, EncodedValue]:
-    """Encode every field of a document (see :func:`encode_value`), keys sorted."""
+    """Encode every field of a document (see `encode_value()`), keys sorted."""
     return {str(key): encode_value(data[key], prefix=prefix) for key in sorted(data)}
 
 
@@ -399,7 +399,7 @@ class CollectionBrowser:
 
     Build it with ``CollectionBrowser(store)``: it keeps nothing but the store,
     so one per request costs nothing. Every answer is a pydantic model
-    (:class:`BrowserCollection`, :class:`BrowserPage`, :class:`BrowserDocument`), ready
+    (`BrowserCollection`, `BrowserPage`, `BrowserDocument`), ready
     for an API to return and for an OpenAPI schema to describe.
 
     Collection names are store-relative: a root collection of the data contract

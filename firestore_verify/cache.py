@@ -1,7 +1,7 @@
 """Membership cache: remembers who is in which channel, for a while.
 
 A verification bot asks Telegram ``getChatMember`` for every message a user sends;
-the answer rarely changes, and Telegram rate-limits the bot. :class:`MembershipCache`
+the answer rarely changes, and Telegram rate-limits the bot. `MembershipCache`
 keeps the answers in memory:
 
 * members are remembered for ``positive_ttl`` seconds (default 600), non-members
@@ -86,10 +86,10 @@ def _validate(name: str, field: str, value: object) -> None:
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """How long and how many membership answers a :class:`MembershipCache` keeps.
+    """How long and how many membership answers a `MembershipCache` keeps.
 
     A TTL of ``0`` turns caching of that kind of answer off (``set`` forgets it).
-    Invalid values raise :class:`~firestore_verify.errors.ConfigurationError`.
+    Invalid values raise `ConfigurationError`.
     """
 
     positive_ttl: float = 600.0
@@ -130,7 +130,7 @@ class CacheSettings:
 
 @dataclass(frozen=True)
 class CacheStats:
-    """A snapshot of a :class:`MembershipCache`'s counters."""
+    """A snapshot of a `MembershipCache`'s counters."""
 
     hits: int
     """``get`` calls answered from the cache."""

@@ -9,11 +9,11 @@ its defaults a read may retry for five minutes. The store builds one policy
 * transient errors (unavailable, deadline exceeded, resource exhausted,
   internal) are retried with jittered exponential backoff, all attempts within
   ``timeout``;
-* whatever outlasts ``timeout`` ends as :class:`~firestore_verify.UnavailableError`,
+* whatever outlasts ``timeout`` ends as `UnavailableError`,
   naming the host and what to check, never as google-api-core's ``RetryError``.
 
 Commits that must stay under a write rate (the event writer's) are made with
-``retry=None`` and retried by :meth:`CallPolicy.run` around the whole attempt,
+``retry=None`` and retried by `CallPolicy.run()` around the whole attempt,
 so every resend goes through the caller's pacing too.
 """
 
@@ -56,7 +56,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class _Retry(AsyncRetry):
-    """``AsyncRetry`` whose exhaustion raises :class:`UnavailableError`."""
+    """``AsyncRetry`` whose exhaustion raises `UnavailableError`."""
 
     def __init__(self, policy: CallPolicy, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -188,7 +188,7 @@ class CallPolicy:
         google's ``retry=`` covers opening a streamed read (``get_all``, a batch
         lookup), not an error mid-stream such as a connection reset: this
         retries the read as a whole instead. ``stream`` opens the read afresh
-        and should use :attr:`attempt` (no inner retry).
+        and should use `attempt` (no inner retry).
         """
 
         async def attempt() -> list[T]:
@@ -214,7 +214,7 @@ class CallPolicy:
 
     @contextmanager
     def translate(self) -> Iterator[None]:
-        """Turn a transient error that escaped every retry into :class:`UnavailableError`.
+        """Turn a transient error that escaped every retry into `UnavailableError`.
 
         For what no ``retry=`` covers: a stream cut mid-iteration, a transaction's
         commit, a deadline the caller enforced with a cancel scope.

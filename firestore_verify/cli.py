@@ -1,13 +1,13 @@
 """The ``firestore-verify`` command line.
 
-Subcommands live in :data:`COMMANDS` (name -> :class:`Command`); a new one adds
+Subcommands live in `COMMANDS` (name -> `Command`); a new one adds
 an entry there. Every subcommand that talks to Firestore takes the same
-connection options (:func:`add_store_arguments`), resolved as
-:func:`firestore_verify.connect` does: ``--emulator-host`` or
+connection options (`add_store_arguments()`), resolved as
+`firestore_verify.connect()` does: ``--emulator-host`` or
 ``FIRESTORE_EMULATOR_HOST`` for the emulator, production credentials otherwise.
 
 Subcommands that manage Firebase Auth users (``admins``, ``migrate
---resolve-admins-by-email``) also take :func:`add_auth_arguments`:
+--resolve-admins-by-email``) also take `add_auth_arguments()`:
 ``--auth-emulator-host`` or ``FIREBASE_AUTH_EMULATOR_HOST`` for the Auth
 emulator (``demo-`` projects only), the Firestore credentials otherwise.
 
@@ -154,7 +154,7 @@ COMMANDS: dict[str, Command] = _commands()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with one subparser per entry of :data:`COMMANDS`."""
+    """The argument parser, with one subparser per entry of `COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="firestore-verify",
         description="Tools for the firestore-verify data layer of Telegram verification bots.",

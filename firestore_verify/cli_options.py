@@ -1,8 +1,8 @@
 """What every ``firestore-verify`` subcommand shares: connection options and exit codes.
 
-The subcommands (:mod:`firestore_verify.admin_cli`,
-:mod:`firestore_verify.migrate.commands`) import from here, and
-:mod:`firestore_verify.cli` imports them: the imports run one way.
+The subcommands (`firestore_verify.admin_cli`,
+`firestore_verify.migrate.commands`) import from here, and
+`firestore_verify.cli` imports them: the imports run one way.
 
 Exit codes: ``0`` success, ``1`` failure or drift found, ``2`` bad usage or
 configuration, ``3`` migrated but some rows were reported bad, ``130``
@@ -48,7 +48,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def connect_from(args: argparse.Namespace) -> Store:
-    """Connect with the options added by :func:`add_store_arguments`.
+    """Connect with the options added by `add_store_arguments()`.
 
     Firestore is pinged first (``check=True``), so a stale ``--emulator-host`` or an
     unreachable project fails within seconds, with one line, before any work starts.
@@ -67,9 +67,9 @@ def add_auth_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def authenticator_from(args: argparse.Namespace, store: Store) -> Authenticator:
-    """An :class:`~firestore_verify.auth.Authenticator` on ``store``'s project.
+    """An `Authenticator` on ``store``'s project.
 
-    Per the options of :func:`add_auth_arguments`.
+    Per the options of `add_auth_arguments()`.
     """
     return Authenticator(store, emulator_host=args.auth_emulator_host)
 

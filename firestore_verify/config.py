@@ -1,6 +1,6 @@
 """Resolve how to reach Firestore: the emulator or production credentials.
 
-Kept apart from :mod:`firestore_verify.store` so the rules (which variable wins,
+Kept apart from `firestore_verify.store` so the rules (which variable wins,
 what is contradictory) can be read, and tested, on their own.
 """
 

@@ -11,11 +11,11 @@ reader that reads the shards it names never misses one.
 
 Group and channel totals are changed only by the group/channel transactions,
 always on shard 0. ``success_rate`` is derived, never incremented: readers of
-this library compute it from the counts (:class:`~firestore_verify.Stats`), and
+this library compute it from the counts (`Stats`), and
 the verification logger refreshes the stored field for other clients.
 
 This module is the contract (document paths, field transforms, summing the
-shards); :mod:`firestore_verify.repositories.stats` reads and repairs it.
+shards); `firestore_verify.repositories.stats` reads and repairs it.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def increments(deltas: Mapping[str, int]) -> dict[str, Any]:
 
 
 def sum_shards(documents: Sequence[Mapping[str, Any]]) -> Stats:
-    """Add the counter fields of every shard document into one :class:`Stats`."""
+    """Add the counter fields of every shard document into one `Stats`."""
     totals = dict.fromkeys(COUNTER_FIELDS, 0)
     last_updated = None
     for data in documents:

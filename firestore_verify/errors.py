@@ -1,6 +1,6 @@
 """Typed errors raised by firestore-verify: all of them, in one place.
 
-Every error derives from :class:`FirestoreVerifyError`, so callers can catch the
+Every error derives from `FirestoreVerifyError`, so callers can catch the
 whole family at once, and every message says what to do about it::
 
     FirestoreVerifyError
@@ -23,7 +23,7 @@ whole family at once, and every message says what to do about it::
     ├── PermissionDeniedError       signed in, but the role does not allow it
     └── (testing) EmulatorError, RedisServerError   a test server failed to start
 
-The errors of the test helpers live in :mod:`firestore_verify.testing`, which
+The errors of the test helpers live in `firestore_verify.testing`, which
 only test runs import.
 """
 
@@ -133,7 +133,7 @@ class LoggerFailedError(FirestoreVerifyError):
 class SpoolError(FirestoreVerifyError):
     """The spool could not store or read events (closed, disk full, I/O error).
 
-    When :meth:`~firestore_verify.spool.EventSpool.append` raises it, the event was not stored: the
+    When `append()` raises it, the event was not stored: the
     logger must not accept it either.
     """
 

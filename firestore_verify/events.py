@@ -1,17 +1,17 @@
 """Verification events: exactly-once batch writes and the buffering logger.
 
-:class:`EventWriter` commits events with their counter increments and rollups
+`EventWriter` commits events with their counter increments and rollups
 in one atomic batch. Event documents are created with create-only
 preconditions and user documents with ``update_time`` preconditions, so a batch
 that conflicts or replays fails whole; the writer then looks up which events
 already landed, drops them (they were counted when they landed) and retries
 the rest. Counters therefore equal the events, whatever the retries.
 
-:class:`~firestore_verify.VerificationLogger` (:mod:`~firestore_verify.logger`)
+`VerificationLogger` (`logger`)
 buffers ``record()`` calls and feeds the writer, keeping each hot document
 (counter shard, rollup) under a per-process write rate; see the "Write rates"
 page of the docs for the arithmetic. The repository that reads events and
-hands out loggers is :mod:`firestore_verify.repositories.verifications`.
+hands out loggers is `firestore_verify.repositories.verifications`.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ MAX_WRITES_PER_COMMIT = 500
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What one :meth:`EventWriter.write` call did."""
+    """What one `EventWriter.write()` call did."""
 
     written: int
     """Events this call wrote and counted."""

@@ -2,7 +2,7 @@ r"""Live fan-out: one Firestore listener per stream and process, shared by every
 
 A server that pushes live views to many browsers (an SSE endpoint per page)
 must not open one listener per connection: listeners cost a read per document
-they deliver and a thread each. :class:`FanOut` keeps one :class:`LiveStream`
+they deliver and a thread each. `FanOut` keeps one `LiveStream`
 per *key* and hands every value to each subscriber of that key::
 
     hub = FanOut()
@@ -20,13 +20,13 @@ Semantics, and why:
 * **Current state first.** A subscriber joining a stream that already has a
   value gets it at once, then every later value: a reconnecting browser is up
   to date immediately, with no extra Firestore read.
-* **Conflation.** Every value of a :class:`LiveStream` is a whole state (the
+* **Conflation.** Every value of a `LiveStream` is a whole state (the
   stats, the list of latest events), never a delta, so skipping intermediate
   values is safe: by default a subscriber that falls behind reads only the
   newest value (``conflate=False`` keeps every value, in order).
 * **Slow subscribers are dropped.** A subscriber that has ``max_queue``
   values unread when another arrives is dropped: its iteration raises
-  :class:`SubscriberDroppedError` (``reason="slow"``). Nothing ever waits for
+  `SubscriberDroppedError` (``reason="slow"``). Nothing ever waits for
   a subscriber, so neither the listener nor the others slow down. An SSE
   endpoint closes the connection; the browser reconnects and gets the current
   state first.
@@ -38,10 +38,10 @@ Semantics, and why:
   listener costs nothing but its thread for a few seconds. ``0`` closes at
   once (before the leaving subscriber's ``async with`` returns).
 * **Failure.** A stream that raises is closed; its subscribers get
-  :class:`SubscriberDroppedError` (``reason="failed"``, the error as its
+  `SubscriberDroppedError` (``reason="failed"``, the error as its
   cause), and the next subscriber starts a fresh stream. A stream that ends
   ends its subscribers' iterations. Listeners that die quietly are already
-  revived by :class:`LiveStream` itself.
+  revived by `LiveStream` itself.
 
 Everything runs on the event loop (``LiveStream`` bridges the listener
 threads); a hub is not meant to be shared between threads or loops.
@@ -74,7 +74,7 @@ DropReason = Literal["slow", "failed"]
 
 @dataclass(frozen=True)
 class FanOutStats:
-    """A snapshot of a :class:`FanOut`'s state and counters, for metrics."""
+    """A snapshot of a `FanOut`'s state and counters, for metrics."""
 
     streams: int
     """Open streams (one Firestore listener set each), lingering ones included."""
@@ -105,8 +105,8 @@ class _Channel:
 class Subscription(Generic[T]):
     """One subscriber's view of a shared stream: an async iterator of its values.
 
-    Get one from :meth:`FanOut.subscribe` and use it with ``async with`` (or
-    call :meth:`aclose`): leaving releases the subscriber's share of the stream.
+    Get one from `FanOut.subscribe()` and use it with ``async with`` (or
+    call `aclose()`): leaving releases the subscriber's share of the stream.
     """
 
     def __init__(self, hub: FanOut, key: str, factory: Callable[[], LiveStream[T]]) -> None:
@@ -206,7 +206,7 @@ class Subscription(Generic[T]):
 
 
 class FanOut:
-    """Shares one :class:`LiveStream` per key among every subscriber of this process.
+    """Shares one `LiveStream` per key among every subscriber of this process.
 
     Args:
         max_queue: Unread values a subscriber may have before it is dropped

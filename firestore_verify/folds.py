@@ -3,7 +3,7 @@
 A busy bot checks the same user in the same group again and again, and most of
 those checks are answered from the membership cache. Storing each as an event
 is the dominant cost at scale (one document and its index entries per check),
-so :class:`LoggerSettings.cache_hits <firestore_verify.LoggerSettings>` chooses:
+so `LoggerSettings.cache_hits` chooses:
 
 * ``"every"``: each hit is an event of its own (the default);
 * ``"fold"``: hits of one user, group, channel and outcome within
@@ -15,7 +15,7 @@ so :class:`LoggerSettings.cache_hits <firestore_verify.LoggerSettings>` chooses:
   and a user seen only in dropped hits is missing from the unique-user counts.
 
 Checks that went to Telegram (``cached=False``) are always stored as they are.
-:class:`HitFolder` is the logger's bookkeeping for it; it does no I/O.
+`HitFolder` is the logger's bookkeeping for it; it does no I/O.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A live, in-memory index of the protected groups, kept current by a watch.
 
 Bots consult it on every message: which channels does this group enforce,
-which groups does this channel protect. :meth:`GroupIndex.follow` listens to
+which groups does this channel protect. `GroupIndex.follow()` listens to
 ``store.groups.watch(enabled=True)`` (a Firestore listener, not polling), so a
 channel linked or a setting changed from an API or a dashboard applies to the
 next message without a restart; a failed listener is restarted with backoff.

@@ -29,7 +29,7 @@ up is handed over the same way: the holder stops writing to it, waits until
 its last write has settled (``settle``: no commit in flight, the write rate's
 interval elapsed), and only then deletes the lease.
 
-:func:`plan_leases` is the pure decision; :class:`ShardLeases` is the thin
+`plan_leases()` is the pure decision; `ShardLeases` is the thin
 shell around it.
 """
 
@@ -127,8 +127,8 @@ def plan_leases(views: Sequence[LeaseView], *, me: str, now: datetime, ttl: floa
 class ShardLeases:
     """The shards one process may write to, kept through leases in Firestore.
 
-    Use :meth:`acquire` once, then run :meth:`maintain` in a task group; call
-    :meth:`release_all` when done. :meth:`held` says which shards may be
+    Use `acquire()` once, then run `maintain()` in a task group; call
+    `release_all()` when done. `held()` says which shards may be
     written to right now; ``on_change`` is called whenever that set changes
     by a renewal. ``settle(shard)`` returns once this process's writes to a
     shard it stopped writing to are over (the logger waits for its commit in
@@ -204,7 +204,7 @@ class ShardLeases:
         return views, members, now, stamps
 
     async def renew(self) -> LeasePlan:
-        """One renewal: keep, take and hand over shards per :func:`plan_leases`.
+        """One renewal: keep, take and hand over shards per `plan_leases()`.
 
         Raises:
             ConflictError: other processes kept changing the pool for every attempt.

@@ -1,6 +1,6 @@
 """Live streams: Firestore ``on_snapshot`` listeners as anyio async iterators.
 
-Python's listeners run callbacks on their own threads. :class:`LiveStream`
+Python's listeners run callbacks on their own threads. `LiveStream`
 hands each snapshot to the event loop with ``call_soon_threadsafe`` and keeps
 only the latest value, so a slow consumer gets the newest state rather than
 an ever-growing queue. Closing the iterator unsubscribes the listeners (their
@@ -65,7 +65,7 @@ class LiveStream(Generic[T]):
         return list(self._sources)
 
     def combine(self, snapshots: list[list[Any]]) -> T:
-        """The value of :attr:`sources`' latest snapshots (pure: no listener, no I/O)."""
+        """The value of `sources`' latest snapshots (pure: no listener, no I/O)."""
         return self._combine(snapshots)
 
     def _callback(self, index: int) -> Callable[..., None]:

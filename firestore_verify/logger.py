@@ -1,7 +1,7 @@
 """`VerificationLogger`: bots call ``record()`` and never wait on Firestore.
 
 Events go into a bounded buffer. A dispatcher commits them through the
-:class:`~firestore_verify.events.EventWriter` as soon as a counter shard has
+`EventWriter` as soon as a counter shard has
 write budget left: at low load each event is committed at once (liveness);
 under load events pile up while the budget refills, so batches grow instead of
 commits multiplying (write discipline). Each shard ``k`` owns its hot documents
@@ -63,7 +63,7 @@ _QUIET = 0.005
 
 
 class LoggerSettings(TypedErrorsModel):
-    """How a :class:`VerificationLogger` balances liveness against write rates."""
+    """How a `VerificationLogger` balances liveness against write rates."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -316,7 +316,7 @@ class VerificationLogger:
         return parsed
 
     async def put(self, event: Verification | Mapping[str, Any]) -> Verification:
-        """Like :meth:`record`, but waits for room when the buffer is full (backpressure)."""
+        """Like `record()`, but waits for room when the buffer is full (backpressure)."""
         parsed = self._accept(event)
         while self.pending >= self.settings.buffer_size:
             await self._wait_change()

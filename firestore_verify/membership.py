@@ -1,16 +1,16 @@
 """Membership checks: the cache in front of the messenger, every check logged as an event.
 
-:class:`MembershipChecker` is what every force-subscribe bot does on each
+`MembershipChecker` is what every force-subscribe bot does on each
 message: for each enforced channel of a group, ask the cache, else the
 messenger (a ``lookup`` coroutine the bot supplies, e.g. around Telegram's
 ``getChatMember``), and record one verification event per channel. It is
 **fail safe**: a lookup that raises counts as *not verified* and is logged with
 status ``error`` and the exception's class name as ``error_type``.
 
-The cache is a :class:`~firestore_verify.MembershipCache` in this process's memory,
+The cache is a `MembershipCache` in this process's memory,
 or one shared by every process, such as
-:class:`~firestore_verify.redis_cache.RedisMembershipCache`: a cache that also has
-the asynchronous methods of :class:`SharedMembershipCache` is awaited through them.
+`RedisMembershipCache`: a cache that also has
+the asynchronous methods of `SharedMembershipCache` is awaited through them.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ MembershipLookup = Callable[[int, int], Awaitable[bool]]
 class SharedMembershipCache(Protocol):
     """A cache whose answers live outside the process (Redis), asked asynchronously.
 
-    :class:`MembershipChecker` awaits these methods when its cache has them, and
-    calls :class:`~firestore_verify.MembershipCache`'s synchronous ones otherwise.
+    `MembershipChecker` awaits these methods when its cache has them, and
+    calls `MembershipCache`'s synchronous ones otherwise.
     """
 
     async def aget(self, user_id: int, channel_id: int) -> bool | None:
@@ -59,7 +59,7 @@ class SharedMembershipCache(Protocol):
 
 
 class _InProcess:
-    """:class:`SharedMembershipCache` over a cache in this process's memory."""
+    """`SharedMembershipCache` over a cache in this process's memory."""
 
     def __init__(self, cache: MembershipCache) -> None:
         self.cache = cache
@@ -122,11 +122,11 @@ class MembershipChecker:
         lookup: Asks the messenger whether a user is a member of a channel.
         cache: Remembers answers (positive and negative TTLs): in this process's
             memory, or shared by every process when it implements
-            :class:`SharedMembershipCache` (e.g. ``RedisMembershipCache``).
-        logger: Receives one :class:`~firestore_verify.Verification` per channel
+            `SharedMembershipCache` (e.g. ``RedisMembershipCache``).
+        logger: Receives one `Verification` per channel
             checked; when its buffer is full the check waits for room
             (backpressure) rather than dropping the event.
-        on_result: Called with every :class:`ChannelResult` (metrics, log lines).
+        on_result: Called with every `ChannelResult` (metrics, log lines).
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 
 Browsers allow about six connections per host, so a page opens **one** event
 stream carrying everything it shows (``stats``, ``activity``, ``groups`` ...).
-:func:`merged` subscribes to each stream through a :class:`~firestore_verify.FanOut`
+`merged()` subscribes to each stream through a `FanOut`
 (so listeners stay shared by every open page) and yields ``(name, value)``
 pairs, each stream's current state first::
 
@@ -13,7 +13,7 @@ pairs, each stream's current state first::
             ...  # send an SSE event called `name`
 
 A subscriber dropped for being slow, or a stream that fails, ends the whole
-merge with :class:`~firestore_verify.fanout.SubscriberDroppedError`: the page
+merge with `SubscriberDroppedError`: the page
 reconnects and gets the current state of everything again.
 """
 
@@ -33,7 +33,7 @@ from firestore_verify.live import LiveStream
 __all__ = ["StreamSpec", "merged"]
 
 StreamSpec = tuple[str, Callable[[], LiveStream[Any]]]
-"""A page's stream: the fan-out key and the factory of its :class:`LiveStream`."""
+"""A page's stream: the fan-out key and the factory of its `LiveStream`."""
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """Roles and what they may do: the one permission table of the admin side.
 
 The admin API, the dashboard, the security rules' tests and the test suite all
-read :data:`ROLE_PERMISSIONS`; nothing else decides who may do what.
+read `ROLE_PERMISSIONS`; nothing else decides who may do what.
 
 =========  ==============================================================
 role       may
@@ -73,7 +73,7 @@ def allows(role: Role | str, permission: Permission | str) -> bool:
 
 
 def require(role: Role | str, permission: Permission | str) -> None:
-    """Raise :class:`~firestore_verify.errors.PermissionDeniedError` unless ``role`` may.
+    """Raise `PermissionDeniedError` unless ``role`` may.
 
     Raises:
         PermissionDeniedError: when the role lacks the permission.

@@ -1,13 +1,13 @@
 """A membership cache shared by every bot process through Redis, that degrades to memory.
 
 Several bot processes behind one bot token each keep their own
-:class:`~firestore_verify.MembershipCache`, so a user who joins a channel stays
+`MembershipCache`, so a user who joins a channel stays
 "not a member" in the other processes until their entries expire.
-:class:`RedisMembershipCache` keeps the answers in Redis instead, where every
+`RedisMembershipCache` keeps the answers in Redis instead, where every
 process sees them:
 
 * one key per answer, ``verify:{user_id}:{channel_id}``, value ``1`` (member) or
-  ``0``, expiring after the :class:`~firestore_verify.CacheSettings` TTLs (600 s for
+  ``0``, expiring after the `CacheSettings` TTLs (600 s for
   members, 60 s for non-members by default) times a random factor in
   ``[1 - jitter, 1 + jitter]``;
 * a small in-process layer in front keeps *member* answers for a few seconds
@@ -19,7 +19,7 @@ process sees them:
   process drops the in-process entries it names. Storing a non-member answer
   publishes too, so a process never keeps a stale "member" in front;
 * **graceful degradation**: when Redis refuses or times out (``timeout``, 0.5 s by
-  default), the cache goes :attr:`~RedisMembershipCache.degraded` and works on this
+  default), the cache goes `degraded` and works on this
   process's memory alone, exactly like ``MembershipCache``, without raising. It tries
   Redis again after a backoff (``retry_min`` doubling to ``retry_max``, one probe at
   a time) and through its pub/sub listener, and goes back to Redis by itself. The
@@ -31,13 +31,13 @@ Typical use::
     async with RedisMembershipCache.from_url("redis://localhost:6379/0") as cache:
         checker = MembershipChecker(lookup, cache, logger)
 
-The cache is also a drop-in :class:`~firestore_verify.MembershipCache` for code that
+The cache is also a drop-in `MembershipCache` for code that
 uses its synchronous methods: ``get`` and ``set`` work on this process's memory (``set``
 also writes to Redis in the background), ``invalidate`` and ``invalidate_channel``
 drop the memory at once and reach Redis and the other processes in the background,
-``clear`` empties this process's memory only. :class:`~firestore_verify.MembershipChecker`
-awaits the shared methods (:meth:`~RedisMembershipCache.aget`,
-:meth:`~RedisMembershipCache.aset`, :meth:`~RedisMembershipCache.ainvalidate`).
+``clear`` empties this process's memory only. `MembershipChecker`
+awaits the shared methods (`aget()`,
+`aset()`, `ainvalidate()`).
 
 redis-py is an optional dependency: ``pip install 'firestore-verify[redis]'``.
 Use the cache on one asyncio event loop (redis-py's asyncio client).
@@ -101,7 +101,7 @@ _UNREACHED = _Unreached()
 
 @dataclass(frozen=True)
 class RedisCacheStats(CacheStats):
-    """A snapshot of a :class:`RedisMembershipCache`'s counters and state.
+    """A snapshot of a `RedisMembershipCache`'s counters and state.
 
     ``hits`` counts answers from any layer (this process's memory or Redis),
     ``misses`` lookups that found nothing; ``size`` and ``evictions`` are this
@@ -129,7 +129,7 @@ class RedisMembershipCache(MembershipCache):
 
     Args:
         client: A ``redis.asyncio.Redis``. Give it short socket timeouts and no retries
-            of its own (as :meth:`from_url` does), or degradation waits for them.
+            of its own (as `from_url()` does), or degradation waits for them.
         settings: The TTLs, jitter and the size of the memory used while degraded.
         key_prefix: Keys are ``{key_prefix}:{user_id}:{channel_id}`` and the pub/sub
             channel is ``{key_prefix}:invalidations``.
@@ -139,7 +139,7 @@ class RedisMembershipCache(MembershipCache):
         timeout: Longest one Redis call may take before it counts as a failure.
         retry_min: Seconds to wait, once degraded, before trying Redis again.
         retry_max: The wait doubles after each failed try, up to this.
-        close_client: Close ``client`` in :meth:`aclose` (what :meth:`from_url` asks for).
+        close_client: Close ``client`` in `aclose()` (what `from_url()` asks for).
         clock: Seconds, monotonic by default (TTLs of the memory layers and the backoff).
         rng: Draws the TTL jitter.
     """
@@ -223,7 +223,7 @@ class RedisMembershipCache(MembershipCache):
         """A cache on a new client for ``url`` (``redis://``, ``rediss://`` or ``unix://``).
 
         The client gets ``timeout`` as its socket and connect timeouts and no retries
-        (the cache falls back to memory instead), and is closed by :meth:`aclose`.
+        (the cache falls back to memory instead), and is closed by `aclose()`.
         ``options`` go to the constructor (``local_ttl``, ``retry_min``...).
         """
         try:
@@ -248,7 +248,7 @@ class RedisMembershipCache(MembershipCache):
         """TTLs and jitter of the Redis keys, and the size of the degraded-mode memory.
 
         Assigning new settings applies them to the next answers stored (keys already
-        in Redis keep their TTL); call :meth:`clear` to drop this process's memory too.
+        in Redis keep their TTL); call `clear()` to drop this process's memory too.
         """
         return self._settings
 
@@ -395,14 +395,14 @@ class RedisMembershipCache(MembershipCache):
     # -- the MembershipCache interface (synchronous) ---------------------------------
 
     def get(self, user_id: int, channel_id: int) -> bool | None:
-        """The answer this process holds in memory (Redis is not asked: use :meth:`aget`)."""
+        """The answer this process holds in memory (Redis is not asked: use `aget()`)."""
         answer = self._near.get(user_id, channel_id)
         if answer is None:
             answer = super().get(user_id, channel_id)
         return self._count(answer, local=True)
 
     def set(self, user_id: int, channel_id: int, is_member: bool) -> None:
-        """Remember the answer here at once, and in Redis in the background (see :meth:`aset`)."""
+        """Remember the answer here at once, and in Redis in the background (see `aset()`)."""
         if not self._spawn(self.aset(user_id, channel_id, is_member)) or self._degraded:
             super().set(user_id, channel_id, is_member)
         self._near.set(user_id, channel_id, is_member)
@@ -530,7 +530,7 @@ class RedisMembershipCache(MembershipCache):
         log.info("Redis reachable again: the membership cache is shared again")
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> bool:
-        """Run ``coroutine`` in the background (awaited by :meth:`aclose`); False if no loop."""
+        """Run ``coroutine`` in the background (awaited by `aclose()`); False if no loop."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

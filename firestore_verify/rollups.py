@@ -102,7 +102,7 @@ class UserState:
     def knows(self, day: str, group_id: int) -> bool:
         """Whether recording (day, group) would change no day or group of this user.
 
-        It does not look at ``first_seen``: an event earlier on :attr:`first_day`
+        It does not look at ``first_seen``: an event earlier on `first_day`
         still moves it back (``plan_batch`` checks that).
         """
         return (

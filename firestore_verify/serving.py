@@ -1,7 +1,7 @@
 """Serving an admin app with uvicorn: a stop signal is a normal end (exit status 0).
 
 uvicorn re-raises SIGINT and SIGTERM after its graceful shutdown, so a service
-manager sees every stop as a crash. :func:`serve` stops just as gracefully and
+manager sees every stop as a crash. `serve()` stops just as gracefully and
 returns. uvicorn is the apps' dependency (``pip install firestore-verify[serve]``).
 """
 
@@ -24,7 +24,7 @@ __all__ = ["run_admin_app", "serve"]
 async def serve(app: Any, *, host: str, port: int, proxy_headers: bool = False) -> None:
     """Serve the ASGI ``app`` on ``host:port`` until SIGINT or SIGTERM, then return.
 
-    Logging is left as the caller configured it (see :func:`setup_json_logging`).
+    Logging is left as the caller configured it (see `setup_json_logging()`).
     """
     import uvicorn  # the apps' dependency, not the library's
 
@@ -57,7 +57,7 @@ def run_admin_app(
 ) -> int:
     """An admin app's command: connect, build the app, serve until stopped.
 
-    The store and authenticator are opened (:func:`admin_backend`) before the
+    The store and authenticator are opened (`admin_backend()`) before the
     server starts, so a configuration problem is one line on stderr and exit
     status 2 instead of a failed start-up; SIGINT and SIGTERM give status 0.
 

@@ -5,13 +5,13 @@ token to the server. A server-rendered admin tool (the reference dashboard), a
 command-line tool or a test can instead post the email and password to its own
 server, which calls Firebase Auth's REST API (Identity Toolkit
 ``accounts:signInWithPassword``) and turns the ID token into a session cookie
-with :meth:`~firestore_verify.auth.Authenticator.create_session_cookie`::
+with `create_session_cookie()`::
 
     sign_in = PasswordSignIn(authenticator, api_key=settings.firebase_api_key)
     id_token = await sign_in.sign_in(email, password)
     cookie = await authenticator.create_session_cookie(id_token)
 
-It talks to the same Firebase Auth as the :class:`~firestore_verify.auth.Authenticator`
+It talks to the same Firebase Auth as the `Authenticator`
 it is built from: the Auth emulator when that one uses it, else Google's
 ``identitytoolkit.googleapis.com`` with the project's **Web API key** (public,
 from the Firebase console's project settings). On the emulator every project
@@ -19,7 +19,7 @@ lives in one process, so requests name their project (``targetProjectId``) with
 the emulator's owner token, and no API key is needed.
 
 Errors never say whether an email address has an account: a wrong password and
-an unknown address are the same :class:`~firestore_verify.errors.AuthenticationError`,
+an unknown address are the same `AuthenticationError`,
 and a password reset for an unknown address succeeds silently.
 """
 
@@ -63,7 +63,7 @@ class PasswordSignIn:
     Raises:
         ConfigurationError: for real Firebase Auth without an ``api_key``.
 
-    Close it with :meth:`aclose` (or ``async with``); the authenticator stays open.
+    Close it with `aclose()` (or ``async with``); the authenticator stays open.
     """
 
     def __init__(self, authenticator: Authenticator, *, api_key: str | None = None,
@@ -94,7 +94,7 @@ class PasswordSignIn:
     async def sign_in(self, email: str, password: str) -> str:
         """Check ``email`` and ``password``; return a fresh Firebase ID token.
 
-        The token still has to pass :meth:`Authenticator.create_session_cookie`
+        The token still has to pass `Authenticator.create_session_cookie()`
         (or ``verify_id_token``), which lets only active admins in.
 
         Raises:

@@ -4,13 +4,13 @@ The verification logger buffers events in memory until Firestore commits them,
 so a process that is killed (``SIGKILL``, an OOM kill, a power cut) loses what
 it had accepted but not yet committed. With a spool, ``record()`` first appends
 the event to a local SQLite file, and the logger removes it again once its batch
-is committed; on the next start, :meth:`EventSpool.pending` holds exactly the
+is committed; on the next start, `EventSpool.pending()` holds exactly the
 events that may not have landed, to be replayed. A replayed event that did land
 is skipped by the exactly-once writer (events carry their ids), so replaying
 too much is harmless and replaying too little cannot happen.
 
 Durability: the file is in WAL mode with ``synchronous=FULL``, so every
-:meth:`~EventSpool.append` is fsynced before it returns: an event survives a
+`append()` is fsynced before it returns: an event survives a
 process kill *and* an OS crash or power loss. ``synchronous="normal"`` skips that
 fsync (SQLite then syncs only at checkpoints): appends still survive the process
 being killed, since the data has reached the OS, but the last ones may be lost
@@ -19,7 +19,7 @@ machine's crash is an accepted risk.
 
 One spool belongs to one logger at a time: the file is locked while open, and a
 second open (another process, or the same one) fails with
-:class:`~firestore_verify.errors.ConfigurationError` instead of interleaving.
+`ConfigurationError` instead of interleaving.
 """
 
 from __future__ import annotations
@@ -281,7 +281,7 @@ class EventSpool:
 
     @property
     def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
+        """Whether `close()` was called."""
         return self._db is None
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """`connect()` and `Store`: the one way into firestore-verify.
 
-A :class:`Store` carries a Firestore client, a database id and an optional
+A `Store` carries a Firestore client, a database id and an optional
 collection prefix; every repository hangs off it. Nothing is global: two stores
 (two projects, two databases or two prefixes) never see each other's data.
 """
@@ -65,8 +65,8 @@ def _google_credentials(settings: ConnectionSettings) -> Any:
 class Store:
     """A connection to one Firestore database, with the repositories on it.
 
-    Build it with :func:`connect`. Use it as an async context manager, or call
-    :meth:`close` when done.
+    Build it with `connect()`. Use it as an async context manager, or call
+    `close()` when done.
     """
 
     def __init__(self, settings: ConnectionSettings, *, prefix: str = "",
@@ -264,7 +264,7 @@ async def connect(
     attempt_timeout: float = 10.0,
     check: bool = False,
 ) -> Store:
-    """Connect to Firestore and return a :class:`Store`.
+    """Connect to Firestore and return a `Store`.
 
     Against the emulator when ``emulator_host`` or ``FIRESTORE_EMULATOR_HOST``
     is set (anonymous credentials, no key needed). Otherwise with, in order:
@@ -280,9 +280,9 @@ async def connect(
         emulator_host: ``HOST:PORT`` of a Firestore emulator.
         env: Environment to read instead of ``os.environ`` (for tests and tools).
         timeout: Longest any one call to Firestore may take, retries included,
-            in seconds; past it the call raises :class:`UnavailableError`.
+            in seconds; past it the call raises `UnavailableError`.
         attempt_timeout: Longest one attempt may take before it is retried.
-        check: Read one document before returning (:meth:`Store.ping`), so an
+        check: Read one document before returning (`Store.ping()`), so an
             unreachable Firestore fails here, within seconds.
 
     Raises:

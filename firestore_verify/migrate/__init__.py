@@ -11,25 +11,25 @@ Command line: ``firestore-verify migrate --from URL`` and
         result = await check(source, store)
         assert result.in_sync, result.format()
 
-Modules, one job each: :mod:`.schema` (the legacy tables), :mod:`.sources`,
-:mod:`.sqlite`, :mod:`.postgres` (reading), :mod:`.values` and :mod:`.mapping`
-(row -> model), :mod:`.catalog` (foreign keys, both sides of links),
-:mod:`.admin_emails` (admins without a Firebase uid, by email),
-:mod:`.writer` (compare-then-write batches), :mod:`.event_import` (the
+Modules, one job each: `.schema` (the legacy tables), `.sources`,
+`.sqlite`, `.postgres` (reading), `.values` and `.mapping`
+(row -> model), `.catalog` (foreign keys, both sides of links),
+`.admin_emails` (admins without a Firebase uid, by email),
+`.writer` (compare-then-write batches), `.event_import` (the
 verification log, exactly once, several commits in flight) and
-:mod:`.event_writes` (their commits, encoded), :mod:`.run` (the migration),
-:mod:`.report`, :mod:`.progress`, :mod:`.check` and :mod:`.check_result`.
+`.event_writes` (their commits, encoded), `.run` (the migration),
+`.report`, `.progress`, `.check` and `.check_report`.
 """
 
 from firestore_verify.migrate.check import check
-from firestore_verify.migrate.check_result import CheckResult, Difference
+from firestore_verify.migrate.check_report import CheckReport, Difference
 from firestore_verify.migrate.mapping import EVENT_ID_PREFIX, BadRowError
 from firestore_verify.migrate.opening import open_source
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import BadRow, MigrationReport, TableResult
 from firestore_verify.migrate.run import migrate
 from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
-from firestore_verify.migrate.sources import Source, redact_url
+from firestore_verify.migrate.sources import LegacySource, redact_url
 
 __all__ = [
     "EVENT_ID_PREFIX",
@@ -37,12 +37,12 @@ __all__ = [
     "LEGACY_TABLES",
     "BadRow",
     "BadRowError",
-    "CheckResult",
+    "CheckReport",
     "Difference",
     "LegacyTable",
     "MigrationReport",
     "Progress",
-    "Source",
+    "LegacySource",
     "TableResult",
     "check",
     "migrate",

@@ -1,15 +1,15 @@
 """Legacy admins without a ``firebase_uid``, resolved by their email address.
 
 ``migrate --resolve-admins-by-email`` hands the admins that
-:func:`~firestore_verify.migrate.catalog.build_catalog` set aside
-(:attr:`~firestore_verify.migrate.catalog.Catalog.unresolved`) to a resolver:
+`build_catalog()` set aside
+(`unresolved`) to a resolver:
 
-* :class:`AuthResolver` (a real run) finds or creates the Firebase Auth user
+* `AuthResolver` (a real run) finds or creates the Firebase Auth user
   with that email and sets its ``role`` claim, but only while
   ``admin_users/{uid}`` does not hold that role yet: the claim is set before
   the document is written, so a stored document with the role means the claim
   was mirrored, and a re-run touches neither Auth nor the user's tokens;
-* :class:`StoredResolver` (a dry run, ``check``) never calls Firebase Auth: the
+* `StoredResolver` (a dry run, ``check``) never calls Firebase Auth: the
   uid is that of the ``admin_users`` document with the email, if any, else a
   stand-in ``unresolved-<legacy id>`` (the admin would be created).
 
@@ -70,7 +70,7 @@ class StoredResolver:
 
 async def resolve_admins(catalog: Catalog, report: MigrationReport,
                          resolver: AdminResolver) -> None:
-    """Move :attr:`Catalog.unresolved` into the catalog's admins, with their uids."""
+    """Move `Catalog.unresolved` into the catalog's admins, with their uids."""
     for key, legacy_id, admin in catalog.unresolved:
         try:
             uid = await resolver.uid(admin) or f"unresolved-{legacy_id}"

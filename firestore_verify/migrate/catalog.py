@@ -4,11 +4,11 @@ Owners, channels, groups, their links and the admins are small (a bot has
 thousands of groups, not millions), so they are held in memory to check
 foreign keys and build both sides of every link: a group embeds the refs of
 its channels, a channel lists its groups. Rows that fail a check are reported
-to the :class:`~firestore_verify.migrate.report.MigrationReport` with the
+to the `MigrationReport` with the
 reason, and so are rows that depend on them (a link to a bad group is bad too).
 
 The big tables (audit log, config, verification log) are streamed through
-:func:`audit_entries`, :func:`config_entries` and :func:`verifications`.
+`audit_entries()`, `config_entries()` and `verifications()`.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def build_catalog(read: Reader, report: MigrationReport, *, by_email: bool = Fal
     """Read, validate and cross-check owners, channels, groups, links and admins.
 
     With ``by_email``, valid admins without a ``firebase_uid`` go to
-    :attr:`Catalog.unresolved` (for :mod:`.admin_emails`) instead of being bad rows.
+    `Catalog.unresolved` (for `.admin_emails`) instead of being bad rows.
     """
     b = _Builder(report)
     c = b.catalog

@@ -24,7 +24,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from firestore_verify.counters import stats_ref
 from firestore_verify.migrate import catalog as cat
 from firestore_verify.migrate.admin_emails import StoredResolver, resolve_admins
-from firestore_verify.migrate.check_result import CheckResult
+from firestore_verify.migrate.check_report import CheckReport
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.run import (
@@ -36,7 +36,7 @@ from firestore_verify.migrate.run import (
     target_of,
 )
 from firestore_verify.migrate.schema import LEGACY_TABLES
-from firestore_verify.migrate.sources import Source
+from firestore_verify.migrate.sources import LegacySource
 from firestore_verify.migrate.writer import DocPlan, changed_fields, plan_document
 from firestore_verify.models import Stats, Status, Verification
 from firestore_verify.rollups import DAILY, day_key
@@ -44,7 +44,7 @@ from firestore_verify.rollups import DAILY, day_key
 if TYPE_CHECKING:
     from firestore_verify.store import Store
 
-__all__ = ["CheckResult", "check"]
+__all__ = ["CheckReport", "check"]
 
 _STATUS_FIELDS = {Status.SUCCESS: "success", Status.FAILED: "failed", Status.ERROR: "error"}
 
@@ -59,7 +59,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _compare_fields(result: CheckResult, table: str, plan: DocPlan,
+def _compare_fields(result: CheckReport, table: str, plan: DocPlan,
                     stored: Mapping[str, Any]) -> None:
     changed = changed_fields(stored, plan)
     if table == "protected_groups" and "enforced_channels" in changed:
@@ -76,7 +76,7 @@ def _compare_fields(result: CheckResult, table: str, plan: DocPlan,
                              f"{_show(plan.fields[name])} in the source")
 
 
-async def _small(store: Store, result: CheckResult, table: str,
+async def _small(store: Store, result: CheckReport, table: str,
                  plans: Iterable[DocPlan]) -> dict[str, dict[str, Any]]:
     """Compare a small collection document by document, both ways; return what is stored."""
     collection = LEGACY_TABLES[table].target
@@ -97,7 +97,7 @@ async def _small(store: Store, result: CheckResult, table: str,
     return stored
 
 
-async def _streamed(store: Store, result: CheckResult, table: str, plans: Iterable[DocPlan],
+async def _streamed(store: Store, result: CheckReport, table: str, plans: Iterable[DocPlan],
                     batch_size: int) -> None:
     """Compare a possibly big collection chunk by chunk; extra documents by count."""
     collection = store.collection(LEGACY_TABLES[table].target)
@@ -119,7 +119,7 @@ async def _streamed(store: Store, result: CheckResult, table: str, plans: Iterab
     result.count(table, expected, total)
 
 
-async def _events(store: Store, result: CheckResult, events: Iterable[Verification]) -> set[int]:
+async def _events(store: Store, result: CheckReport, events: Iterable[Verification]) -> set[int]:
     by_status: Counter[str] = Counter()
     by_day: dict[str, Counter[str]] = {}
     users: set[int] = set()
@@ -158,7 +158,7 @@ async def _events(store: Store, result: CheckResult, events: Iterable[Verificati
     return users
 
 
-async def _counters(store: Store, result: CheckResult, expected: dict[str, int]) -> None:
+async def _counters(store: Store, result: CheckReport, expected: dict[str, int]) -> None:
     stats = await store.stats.get()
     for name, want in expected.items():
         have = getattr(stats, name)
@@ -174,9 +174,9 @@ async def _counters(store: Store, result: CheckResult, expected: dict[str, int])
                                       f"{want_rate} from the counts")
 
 
-async def check(source: Source, store: Store, *, batch_size: int = 500,
+async def check(source: LegacySource, store: Store, *, batch_size: int = 500,
                 progress: Progress | None = None,
-                admins_by_email: bool = False) -> CheckResult:
+                admins_by_email: bool = False) -> CheckReport:
     """Compare ``source`` with ``store``; the result lists every difference found.
 
     With ``admins_by_email`` (for data migrated with it), legacy admins without
@@ -195,7 +195,7 @@ async def check(source: Source, store: Store, *, batch_size: int = 500,
     catalog = cat.build_catalog(read, report, by_email=admins_by_email)
     if admins_by_email:
         await resolve_admins(catalog, report, StoredResolver(store))
-    result = CheckResult(source=source.url, target=target_of(store))
+    result = CheckReport(source=source.url, target=target_of(store))
     await _small(store, result, "owners", (plan_document(o, o.id, create_only=["settings"])
                                            for o in catalog.owners.values()))
     await _small(store, result, "enforced_channels",

@@ -22,7 +22,7 @@ from firestore_verify.cli_options import (
 )
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.check import check
-from firestore_verify.migrate.check_result import CheckResult
+from firestore_verify.migrate.check_report import CheckReport
 from firestore_verify.migrate.opening import open_source
 from firestore_verify.migrate.progress import Progress
 from firestore_verify.migrate.report import MigrationReport
@@ -143,7 +143,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     return anyio.run(_migrate, args, backend="asyncio")
 
 
-async def _check(args: argparse.Namespace) -> CheckResult:
+async def _check(args: argparse.Namespace) -> CheckReport:
     check_batch_size(args.batch_size)
     _check_report_path(args.report)
     with open_source(args.source) as source:
@@ -157,7 +157,7 @@ async def _check(args: argparse.Namespace) -> CheckResult:
 
 def run_check(args: argparse.Namespace) -> int:
     """Run ``check``; 0 when Firestore is in sync with the source, 1 on drift."""
-    result: CheckResult = anyio.run(_check, args, backend="asyncio")
+    result: CheckReport = anyio.run(_check, args, backend="asyncio")
     print(result.format())
     if args.report:
         Path(args.report).write_text(json.dumps(result.to_dict(), indent=2, default=str) + "\n",

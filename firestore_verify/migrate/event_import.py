@@ -1,9 +1,9 @@
 """Legacy verification events into Firestore: exactly once, several commits in flight.
 
 Each commit holds events with their counter increments, rollups and user
-documents (a :func:`~firestore_verify.rollups.plan_batch` plan, encoded by
-:mod:`.event_writes`), so it lands whole or not at all, as with
-:class:`~firestore_verify.events.EventWriter`. What differs is the pipeline:
+documents (a `plan_batch()` plan, encoded by
+`.event_writes`), so it lands whole or not at all, as with
+`EventWriter`. What differs is the pipeline:
 
 * **Lanes.** Events are dealt to ``concurrency`` lanes by user id. A lane
   commits its events one commit at a time, while the other lanes commit
@@ -13,7 +13,7 @@ documents (a :func:`~firestore_verify.rollups.plan_batch` plan, encoded by
   ``update_time``). Counters and rollups are increments without
   preconditions: concurrent commits add up.
 * **Windows.** A lane gathers ``WINDOW_BATCHES`` batches' worth of events and
-  cuts them into commits group by group (:func:`pack`): a commit then writes
+  cuts them into commits group by group (`pack()`): a commit then writes
   the rollups of a few groups instead of nearly all of them, so more of its
   500 writes are events. Events of one user may so land out of time order;
   the planner handles any order (a user's first day moves back if needed).
@@ -83,7 +83,7 @@ _FIXED_WRITES = 2
 
 
 def check_concurrency(concurrency: int) -> None:
-    """Raise :class:`InvalidInputError` unless ``1 <= concurrency <= 32``."""
+    """Raise `InvalidInputError` unless ``1 <= concurrency <= 32``."""
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise InvalidInputError(
             f"concurrency (commits in flight) must be between 1 and {MAX_CONCURRENCY}, "
@@ -265,7 +265,7 @@ class EventImporter:
         """Write ``events`` (in source order); return when every one is stored or skipped.
 
         ``events`` is iterated in a worker thread (one thread at a time): what it
-        reads from must allow that (:mod:`.sqlite` and :mod:`.postgres` sources do).
+        reads from must allow that (`.sqlite` and `.postgres` sources do).
 
         Raises:
             ConflictError: when concurrent writers kept winning for one batch.

@@ -1,6 +1,6 @@
 """The commit of one event batch, encoded straight into protobuf (pure, no I/O).
 
-The migration commits :func:`~firestore_verify.rollups.plan_batch` plans as the
+The migration commits `plan_batch()` plans as the
 event writer does, in the same order (events, the counter shard, daily
 rollups, group rollups, users) and with the same preconditions. Only the
 encoding differs: every write is built in place inside one ``CommitRequest``
@@ -9,12 +9,12 @@ the request, which costs this process more CPU than the emulator spends
 applying the commit. What is sent:
 
 * events and new users: the document, create-only (the bytes
-  :func:`firestore_verify._encode.create_write` gives, checked in the tests);
+  `firestore_verify._encode.create_write()` gives, checked in the tests);
 * rollups and the counter shard: what ``set(..., merge=True)`` of plain
-  values and increments sends (:func:`merge_write`, checked against the client);
+  values and increments sends (`merge_write()`, checked against the client);
 * users already stored: an update of only what changed (whole fields, single
   entries of the ``groups`` and ``group_first`` maps, days appended as an array
-  union) under an ``update_time`` precondition (:func:`user_write`). The
+  union) under an ``update_time`` precondition (`user_write()`). The
   precondition means the stored document is the state the plan started from,
   so the result is the document a rewrite of the whole state would leave.
 """
@@ -258,7 +258,7 @@ class EncodedBatch:
 
 
 class BatchEncoder:
-    """Encodes :class:`~firestore_verify.rollups.BatchPlan` commits for one store.
+    """Encodes `BatchPlan` commits for one store.
 
     Counters and rollups go to shard 0 (``_metadata/stats``, one rollup per
     day): the layout every reader, the Firebase JS SDK included, reads first.

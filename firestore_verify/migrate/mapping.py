@@ -1,10 +1,10 @@
 """One legacy row -> one validated model of the data contract.
 
-Every function takes a row (a dict of the columns :mod:`.schema` lists) and
-returns the model it becomes, or raises :class:`BadRowError` with a reason a
+Every function takes a row (a dict of the columns `.schema` lists) and
+returns the model it becomes, or raises `BadRowError` with a reason a
 person can act on. Validation is the models' own (the same rules the library
 applies to every write); error lines name the legacy column, not the model field.
-Cross-table checks (foreign keys) live in :mod:`.catalog`.
+Cross-table checks (foreign keys) live in `.catalog`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """``open_source()``: the legacy database behind a URL, SQLite or PostgreSQL.
 
-Apart from the sources themselves (:mod:`~firestore_verify.migrate.sqlite`,
-:mod:`~firestore_verify.migrate.postgres`) so that they import their base,
-:class:`~firestore_verify.migrate.sources.Source`, and nothing imports back.
+Apart from the sources themselves (`sqlite`,
+`postgres`) so that they import their base,
+`Source`, and nothing imports back.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.postgres import PostgresSource
-from firestore_verify.migrate.sources import Source, redact_url
+from firestore_verify.migrate.sources import LegacySource, redact_url
 from firestore_verify.migrate.sqlite import SqliteSource
 
 __all__ = ["open_source"]
 
 
-def open_source(url: str) -> Source:
+def open_source(url: str) -> LegacySource:
     """Open the legacy database at ``url`` read-only.
 
     Raises:

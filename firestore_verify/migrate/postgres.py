@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from firestore_verify.errors import ConfigurationError
-from firestore_verify.migrate.sources import Source
+from firestore_verify.migrate.sources import LegacySource
 
 __all__ = ["PostgresSource", "libpq_url"]
 
@@ -32,7 +32,7 @@ def libpq_url(url: str) -> str:
     return scheme.split("+", 1)[0].lower() + ":" + rest
 
 
-class PostgresSource(Source):
+class PostgresSource(LegacySource):
     """A legacy PostgreSQL database, read in one read-only snapshot."""
 
     dialect = "postgresql"

@@ -19,7 +19,7 @@ _WIDTH = 24
 
 
 class ProgressBar:
-    """The progress of one table; advance it with :meth:`advance`, end it with :meth:`done`."""
+    """The progress of one table; advance it with `advance()`, end it with `done()`."""
 
     def __init__(self, out: IO[str] | None, label: str, total: int | None, *, tty: bool) -> None:
         self._out = out

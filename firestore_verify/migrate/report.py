@@ -1,7 +1,7 @@
 """The migration report: per-table counts, every bad row, the counters, a summary.
 
 Bad rows are spooled to a temporary file as they are found (JSON lines), so a
-source full of bad rows still migrates in bounded memory; :meth:`write_json`
+source full of bad rows still migrates in bounded memory; `write_json()`
 streams them into the report file.
 """
 

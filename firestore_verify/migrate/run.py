@@ -3,12 +3,12 @@
 Order: the catalog (owners, channels, groups with their links, admins) is
 validated in memory and written; the audit log, the config and the
 verification log are streamed ``batch_size`` rows at a time. Verification
-events go through :class:`~firestore_verify.migrate.event_import.EventImporter`,
+events go through `EventImporter`,
 which writes each event with its counter increments and rollups in one atomic
 batch, ``concurrency`` batches in flight, and skips ids already stored: ids are
 ``legacy-<id>``, so a second run counts nothing twice. Last, the group and
 channel counters are recounted from the collections
-(:meth:`~firestore_verify.repositories.stats.StatsRepository.reconcile`).
+(`reconcile()`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from firestore_verify.migrate.event_import import (
 from firestore_verify.migrate.progress import Progress, ProgressBar
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
-from firestore_verify.migrate.sources import Source
+from firestore_verify.migrate.sources import LegacySource
 from firestore_verify.migrate.writer import DocPlan, DocumentWriter, plan_document
 from firestore_verify.models import Status, Verification
 
@@ -63,7 +63,7 @@ def target_of(store: Store) -> dict[str, Any]:
 
 
 def check_batch_size(batch_size: int) -> None:
-    """Raise :class:`InvalidInputError` unless ``1 <= batch_size <= 500``."""
+    """Raise `InvalidInputError` unless ``1 <= batch_size <= 500``."""
     if not 1 <= batch_size <= MAX_WRITES_PER_COMMIT:
         raise InvalidInputError(
             f"batch size must be between 1 and {MAX_WRITES_PER_COMMIT} (Firestore's limit of "
@@ -72,12 +72,12 @@ def check_batch_size(batch_size: int) -> None:
 
 
 class TableReader:
-    """Reads legacy tables for :mod:`.catalog`; marks absent tables skipped in the report.
+    """Reads legacy tables for `.catalog`; marks absent tables skipped in the report.
 
     ``bars`` maps table names to progress bars advanced as rows are read.
     """
 
-    def __init__(self, source: Source, report: MigrationReport, batch_size: int) -> None:
+    def __init__(self, source: LegacySource, report: MigrationReport, batch_size: int) -> None:
         self.source = source
         self.report = report
         self.batch_size = batch_size
@@ -140,7 +140,7 @@ async def _write_events(store: Store, report: MigrationReport, events: Iterable[
 
 
 async def migrate(
-    source: Source,
+    source: LegacySource,
     store: Store,
     *,
     dry_run: bool = False,
@@ -162,7 +162,7 @@ async def migrate(
     With ``admins_by_email`` (an authenticator of the store's project), legacy
     admins without a ``firebase_uid`` are resolved by email instead of being
     bad rows: the Firebase user is found or created and gets the role claim
-    (:mod:`.admin_emails`). A dry run creates no users: it only looks for
+    (`.admin_emails`). A dry run creates no users: it only looks for
     ``admin_users`` documents with those emails.
 
     Raises:

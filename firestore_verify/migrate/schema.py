@@ -1,6 +1,6 @@
 """The legacy SQL schema the migration reads (SQLAlchemy-era bots).
 
-Each :class:`LegacyTable` names the columns the migration needs: ``required``
+Each `LegacyTable` names the columns the migration needs: ``required``
 ones must exist when the table does; ``optional`` ones are missing from older
 deployments and read as ``NULL``. Columns not listed (``password_hash``,
 ``last_sync_at``...) are never selected, so they cannot leak into Firestore.

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.schema import LEGACY_TABLES, LegacyTable
 
-__all__ = ["Source", "quote", "redact_url"]
+__all__ = ["LegacySource", "quote", "redact_url"]
 
 
 def redact_url(url: str) -> str:
@@ -43,7 +43,7 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-class Source(abc.ABC):
+class LegacySource(abc.ABC):
     """A legacy database, read-only. Subclasses implement the four primitives."""
 
     #: ``"sqlite"`` or ``"postgresql"``.
@@ -142,7 +142,7 @@ class Source(abc.ABC):
             row.update(absent)
             yield row
 
-    def __enter__(self) -> Source:
+    def __enter__(self) -> LegacySource:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from firestore_verify.errors import ConfigurationError
-from firestore_verify.migrate.sources import Source, quote
+from firestore_verify.migrate.sources import LegacySource, quote
 
 __all__ = ["SqliteSource", "sqlite_path"]
 
@@ -29,7 +29,7 @@ def sqlite_path(url: str) -> Path:
     return Path(path[1:])
 
 
-class SqliteSource(Source):
+class SqliteSource(LegacySource):
     """A legacy SQLite file, opened read-only (``mode=ro``): the migration never writes it."""
 
     dialect = "sqlite"

@@ -3,7 +3,7 @@
 SQLite and PostgreSQL hand back the same column in different shapes: booleans
 as ``0``/``1`` or ``True``, timestamps as text or ``datetime`` (naive or
 aware), JSON as text or already parsed, UUIDs as text or ``uuid.UUID``. Every
-function here accepts all of them and raises :class:`BadValue` with a short
+function here accepts all of them and raises `BadValue` with a short
 reason for anything else.
 """
 
@@ -125,7 +125,7 @@ def to_text(value: Any) -> str | None:
 
 
 def check_storable(value: Any, column: str) -> None:
-    """Raise :class:`BadValue` unless Firestore can store ``value`` (from JSON).
+    """Raise `BadValue` unless Firestore can store ``value`` (from JSON).
 
     Firestore has no arrays of arrays, only 64-bit integers, UTF-8 text, no
     reserved map keys (``__name__``) and documents of at most 1 MiB.

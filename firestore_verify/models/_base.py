@@ -108,7 +108,7 @@ def check_storable(value: Any, where: str = "", *, _depth: int = 0,
     datetimes, Firestore's own types (geo points, references, vectors), enums
     of those, lists (not directly inside lists) and maps with text keys that
     are non-empty and not reserved (``__name__``), nested at most
-    :data:`MAX_DEPTH` levels. Sizes are not checked here.
+    `MAX_DEPTH` levels. Sizes are not checked here.
     """
     if isinstance(value, Enum):
         value = value.value
@@ -187,7 +187,7 @@ DocumentKey = Annotated[
 ]
 """A text document id: ``A-Z a-z 0-9 _ . : -``, not one of Firestore's reserved ids."""
 StoredValue = Annotated[Any, AfterValidator(_storable)]
-"""Any value Firestore can store (see :func:`check_storable`)."""
+"""Any value Firestore can store (see `check_storable()`)."""
 ChatId = Annotated[
     int, Field(lt=0, gt=-_INT64, description="Telegram chat id (negative for groups/channels)")
 ]
@@ -230,7 +230,7 @@ class TypedErrorsModel(BaseModel):
 class InputModel(TypedErrorsModel):
     """Strict input model: unknown fields are errors, text is stripped.
 
-    Validation problems raise :class:`~firestore_verify.errors.InvalidInputError`
+    Validation problems raise `InvalidInputError`
     (a ``ValueError``) listing every bad field.
     """
 

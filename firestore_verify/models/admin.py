@@ -82,7 +82,7 @@ class AuditEntry(Document):
     id: Key = Field(default_factory=_new_audit_id)
     """The entry id (the document id): a random hex UUID unless given."""
     actor_uid: Key
-    """``uid`` of the :class:`Actor` who made the change (``cli:<user>`` from the CLI)."""
+    """``uid`` of the `Actor` who made the change (``cli:<user>`` from the CLI)."""
     action: Text
     """What was done, as ``<resource_type>.<verb>``: ``group.disable``, ``config.set``..."""
     resource_type: Text

@@ -1,7 +1,7 @@
 """Audit entries staged inside the transaction of the change they describe.
 
 Every audited operation takes ``actor=`` and, when it is given, calls
-:func:`stage_audit` in its own transaction body: the change and its
+`stage_audit()` in its own transaction body: the change and its
 ``admin_audit_log`` entry commit together or not at all.
 """
 

@@ -140,9 +140,9 @@ async def run_transaction(
 ) -> T:
     """Run ``body`` in a Firestore transaction, retried on contention.
 
-    Each retry first waits a jittered, growing delay (see :func:`_retry_delay`).
-    Raises :class:`ConflictError` when contention outlasts every attempt, and
-    :class:`UnavailableError` when the attempts outlast ``store.calls.timeout``.
+    Each retry first waits a jittered, growing delay (see `_retry_delay()`).
+    Raises `ConflictError` when contention outlasts every attempt, and
+    `UnavailableError` when the attempts outlast ``store.calls.timeout``.
     """
     transaction = store.client.transaction(max_attempts=attempts)
     tries = 0
@@ -218,7 +218,7 @@ class Repository(Generic[DocT]):
     """Typed async access to one collection of ``model`` documents.
 
     Subclasses set ``model`` and ``resource`` (a human name for messages), and
-    may list fields that plain :meth:`update` must not touch (``guarded``),
+    may list fields that plain `update()` must not touch (``guarded``),
     because a domain operation keeps them consistent.
     """
 

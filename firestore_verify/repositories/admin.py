@@ -24,8 +24,8 @@ MASK = "********"
 class AdminRepository(Repository[AdminUser]):
     """``admin_users``, keyed by Firebase Auth uid.
 
-    ``role`` and ``is_active`` change only through :meth:`set_role`,
-    :meth:`deactivate` and :meth:`activate`, which (like :meth:`delete`) refuse
+    ``role`` and ``is_active`` change only through `set_role()`,
+    `deactivate()` and `activate()`, which (like `delete()`) refuse
     to leave the dashboard without an active owner.
     """
 
@@ -247,7 +247,7 @@ class ConfigRepository(Repository[ConfigEntry]):
         ``actor``, one audit entry per changed key (action ``config.set``)
         commits in the same transaction, so the entries exist exactly when the
         change does. Values of sensitive entries (in ``sensitive``, or already
-        stored as sensitive) read as :data:`MASK` in the audit entries.
+        stored as sensitive) read as `MASK` in the audit entries.
 
         Args:
             values: The new value of each key.

@@ -1,6 +1,6 @@
 """``store.bot_config``: the bot's typed settings in ``admin_config``.
 
-The schema (sections, bounds, sensitivity) is :mod:`firestore_verify.bot_config`;
+The schema (sections, bounds, sensitivity) is `firestore_verify.bot_config`;
 this repository reads it masked, writes it audited and watches it live.
 """
 
@@ -94,7 +94,7 @@ class BotConfigRepository:
         return [key for key in CONFIG_KEYS if key in changed]
 
     def watch(self) -> LiveStream[BotConfig]:
-        """The typed config, live: a new :class:`BotConfig` whenever a setting changes."""
+        """The typed config, live: a new `BotConfig` whenever a setting changes."""
         store = self._store
         collection = store.sync_client.collection(store.collection_name(ConfigEntry.collection))
         keys = list(CONFIG_KEYS)

@@ -89,7 +89,7 @@ class StatsRepository:
         return rate
 
     def watch(self) -> LiveStream[Stats]:
-        """Live totals: a new :class:`Stats` whenever any counter shard changes."""
+        """Live totals: a new `Stats` whenever any counter shard changes."""
         sync = self._store.sync_client
         main = sync.collection(self._store.collection_name("_metadata")).document("stats")
         shards = main.collection(SHARDS_COLLECTION)
@@ -163,7 +163,7 @@ class StatsRepository:
 
 @dataclass(frozen=True)
 class Drift:
-    """What :meth:`StatsRepository.reconcile` found and repaired."""
+    """What `StatsRepository.reconcile()` found and repaired."""
 
     fixed: dict[str, int]
     """Counter name -> amount added to make it true (empty: no drift)."""

@@ -29,15 +29,15 @@ class VerificationRepository(Repository[Verification]):
 
     @property
     def writer(self) -> EventWriter:
-        """The store's shared :class:`EventWriter`."""
+        """The store's shared `EventWriter`."""
         if self._writer is None:
             self._writer = EventWriter(self._store)
         return self._writer
 
     def logger(self, settings: LoggerSettings | None = None, **options: Any) -> VerificationLogger:
-        """A :class:`~firestore_verify.VerificationLogger`; use it with ``async with``.
+        """A `VerificationLogger`; use it with ``async with``.
 
-        ``options`` are :class:`~firestore_verify.LoggerSettings` fields.
+        ``options`` are `LoggerSettings` fields.
         """
         if settings is None:
             settings = LoggerSettings(**options)

@@ -1,7 +1,7 @@
 """Find, start and stop the Firebase Auth emulator, and drive it from tests.
 
 The Auth emulator ships with npm ``firebase-tools`` and runs on Node.js (no
-Java). :class:`AuthEmulator` starts it on a free port of ``127.0.0.1`` with a
+Java). `AuthEmulator` starts it on a free port of ``127.0.0.1`` with a
 generated ``firebase.json`` in a temporary directory, waits until it answers,
 and always stops it again (its whole process group): on ``stop()``, when the
 object is garbage collected, and when the interpreter exits.
@@ -9,7 +9,7 @@ object is garbage collected, and when the interpreter exits.
 Its test helpers (``sign_up``, ``sign_in``, ``oob_codes``...) call the
 emulator's REST API the way a browser's Firebase JS SDK would, so tests get
 real ID tokens without a browser. Every project id must start with ``demo-``:
-the emulator's tokens are unsigned, and :class:`~firestore_verify.auth.Authenticator`
+the emulator's tokens are unsigned, and `Authenticator`
 only trusts them for ``demo-`` projects.
 """
 
@@ -522,7 +522,7 @@ class AuthEmulator:
     def send_password_reset(self, project: str, email: str) -> None:
         """Ask for a password-reset email, as the "forgot password" link of a login page does.
 
-        The code lands in :meth:`oob_codes`.
+        The code lands in `oob_codes()`.
 
         Raises:
             EmulatorError: when the emulator refuses (e.g. ``EMAIL_NOT_FOUND``).
@@ -611,7 +611,7 @@ class AuthEmulator:
         For tests of what a verifier must refuse: expired tokens, tokens issued
         before a revocation, tokens for another project. The emulator signs
         nothing, so anyone can do this: which is why an
-        :class:`~firestore_verify.auth.Authenticator` only accepts emulator
+        `Authenticator` only accepts emulator
         tokens for ``demo-`` projects.
 
         Args:

@@ -16,17 +16,17 @@ connections, before the call that asks for it returns::
 
 Faults:
 
-- :meth:`~FaultProxy.healthy`: forward everything.
-- :meth:`~FaultProxy.latency`: delay every chunk by ``seconds`` in each
+- `healthy()`: forward everything.
+- `latency()`: delay every chunk by ``seconds`` in each
   direction (a request and its answer take at least twice that).
-- :meth:`~FaultProxy.blackhole`: read and throw away what either side sends,
+- `blackhole()`: read and throw away what either side sends,
   answer nothing: a hung network.
-- :meth:`~FaultProxy.refuse`: reset every connection, and every new one as soon
+- `refuse()`: reset every connection, and every new one as soon
   as it is accepted: an outage.
-- :meth:`~FaultProxy.drop_responses_then_reset`: forward requests, swallow
+- `drop_responses_then_reset()`: forward requests, swallow
   the answers, then reset: an *ambiguous* call (the emulator applied it, the
   client never heard back).
-- :meth:`~FaultProxy.reset_connections`: reset every connection once (a drop
+- `reset_connections()`: reset every connection once (a drop
   mid-call), then forward everything.
 
 A TCP stream cannot have a hole in it: a connection that lost bytes in a
@@ -75,7 +75,7 @@ _DOWN = 1  # upstream -> client
 
 
 class Fault(str, enum.Enum):
-    """What a :class:`FaultProxy` does to traffic right now."""
+    """What a `FaultProxy` does to traffic right now."""
 
     HEALTHY = "healthy"
     """Forward everything."""
@@ -91,14 +91,14 @@ class Fault(str, enum.Enum):
 
 @dataclass(frozen=True)
 class FaultStats:
-    """A snapshot of what a :class:`FaultProxy` did since it started."""
+    """A snapshot of what a `FaultProxy` did since it started."""
 
     connections_accepted: int = 0
     """Connections the proxy accepted (refused ones included)."""
     connections_open: int = 0
     """Connections open right now (to the client and the upstream)."""
     connections_refused: int = 0
-    """Connections reset as soon as they were accepted, by :meth:`FaultProxy.refuse`."""
+    """Connections reset as soon as they were accepted, by `FaultProxy.refuse()`."""
     resets: int = 0
     """Open connections reset by a fault (refuse, reset_connections, the drop's reset,
     leaving a fault that lost bytes).
@@ -118,7 +118,7 @@ class FaultStats:
 
 
 class _Counters:
-    """The live counters behind :class:`FaultStats`; written on the loop, read anywhere."""
+    """The live counters behind `FaultStats`; written on the loop, read anywhere."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -275,8 +275,8 @@ class _Link:
 class FaultProxy:
     """A byte-level TCP proxy on ``127.0.0.1`` that injects faults into one upstream.
 
-    Use it as a context manager (or call :meth:`start` and :meth:`close`);
-    :attr:`host` is the ``HOST:PORT`` to give clients instead of the
+    Use it as a context manager (or call `start()` and `close()`);
+    `host` is the ``HOST:PORT`` to give clients instead of the
     upstream's. It starts healthy. Every fault switch may be called from any
     thread but the proxy's own, and has taken effect when it returns (it
     blocks the caller only while the proxy's loop applies it).
@@ -448,7 +448,7 @@ class FaultProxy:
         This makes an *ambiguous* call: the upstream receives and applies it,
         the client never hears back. After the reset the proxy is healthy again
         and a retrying client reconnects. With ``after=None`` nothing is reset
-        until the test calls :meth:`reset_connections` (or switches to another
+        until the test calls `reset_connections()` (or switches to another
         fault), e.g. once it has seen the write land upstream.
 
         ``forward_first`` lets that many upstream bytes through before the
@@ -477,7 +477,7 @@ class FaultProxy:
         """Block until ``condition()`` is true, for at most ``timeout`` seconds.
 
         Blocks the calling thread: in an async test, whose client needs its
-        event loop to make progress, use :meth:`wait_for_async`.
+        event loop to make progress, use `wait_for_async()`.
 
         Raises:
             AssertionError: ``condition()`` stayed false; the message starts with ``what``.
@@ -497,7 +497,7 @@ class FaultProxy:
         what: str,
         interval: float = 0.01,
     ) -> None:
-        """Like :meth:`wait_for`, but sleeps without blocking the event loop.
+        """Like `wait_for()`, but sleeps without blocking the event loop.
 
         ``condition`` may also be an async function (e.g. one that reads the
         upstream directly); each call is awaited.

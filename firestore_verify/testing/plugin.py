@@ -244,7 +244,7 @@ async def admin_store(
 ) -> AsyncIterator[Store]:
     """Yield a ``Store`` on ``auth_project`` in the Firestore emulator (closed, then wiped).
 
-    The store of the :func:`authenticator` fixture: its ``admin_users`` decide
+    The store of the `authenticator()` fixture: its ``admin_users`` decide
     who may sign in. Async: mark the test ``@pytest.mark.anyio``.
     """
     connected = await connect(project=auth_project, emulator_host=firestore_emulator.host)

@@ -2,8 +2,8 @@
 
 ``RedisServer`` runs the real server (Debian's ``redis-server`` package, or any
 ``redis-server`` on ``PATH``) on ``127.0.0.1`` with snapshots and the append-only
-file turned off, in a temporary directory. :meth:`RedisServer.stop` and
-:meth:`RedisServer.start` return only once the server is gone or answers ``PING``,
+file turned off, in a temporary directory. `RedisServer.stop()` and
+`RedisServer.start()` return only once the server is gone or answers ``PING``,
 so a test can take Redis away and bring it back on the same port deterministically::
 
     with RedisServer() as redis:
@@ -91,16 +91,16 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
 
 
 class RedisServer:
-    """A ``redis-server`` on ``127.0.0.1``, started by :meth:`start`, stopped by :meth:`stop`.
+    """A ``redis-server`` on ``127.0.0.1``, started by `start()`, stopped by `stop()`.
 
     Args:
         port: The port to listen on; a free one by default. It stays the same across
-            :meth:`stop` and :meth:`start`, so clients reconnect to the same URL.
-        binary: The ``redis-server`` to run (default: :func:`find_redis_server`).
+            `stop()` and `start()`, so clients reconnect to the same URL.
+        binary: The ``redis-server`` to run (default: `find_redis_server()`).
         timeout: Seconds to wait for the server to answer ``PING`` or to exit.
 
     The server is killed when the object is garbage collected or the interpreter
-    exits, should the caller forget :meth:`stop`.
+    exits, should the caller forget `stop()`.
     """
 
     def __init__(self, *, port: int | None = None, binary: str | os.PathLike[str] | None = None,
@@ -112,7 +112,7 @@ class RedisServer:
         self.host = _HOST
         """``127.0.0.1``."""
         self.timeout = timeout
-        """Seconds :meth:`start` and :meth:`stop` wait for the server."""
+        """Seconds `start()` and `stop()` wait for the server."""
         self._process: subprocess.Popen[bytes] | None = None
         self._directory: tempfile.TemporaryDirectory[str] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes]], RedisServer] | None = None
@@ -135,7 +135,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         """Start the server and wait until it answers ``PING`` (returns ``self``).
 
-        Raises :class:`RedisServerError`, with the server's log, if it exits or does
+        Raises `RedisServerError`, with the server's log, if it exits or does
         not answer within ``timeout``.
         """
         if self.running:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CheckResult", "Difference", "TableCount"]
+__all__ = ["CheckReport", "Difference", "TableCount"]
 
-#: Differences listed per area in :meth:`CheckResult.format` (the JSON has them all).
+#: Differences listed per area in `CheckReport.format()` (the JSON has them all).
 LISTED_PER_AREA = 20
 
 
@@ -36,7 +36,7 @@ class TableCount:
 
 
 @dataclass
-class CheckResult:
+class CheckReport:
     """Every difference between the source and Firestore; empty means in sync."""
 
     source: str
