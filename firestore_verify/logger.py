@@ -15,7 +15,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -108,6 +108,11 @@ class LoggerSettings(TypedErrorsModel):
     """Seconds a fold of cache hits stays open before its event is written."""
     sample_every: int = Field(default=10, ge=1, le=10_000)
     """With ``cache_hits="sample"``, one hit in this many is stored."""
+    retention_days: float | None = Field(default=None, gt=0, le=36_500)
+    """Days an event is kept: each gets ``expires_at = occurred_at + retention_days``
+    for a Firestore TTL policy on ``expires_at`` to delete it (see "Keep events for
+    a while" in the docs). ``None``: events carry no expiry.
+    """
 
 
 class LoggerHealth(BaseModel):
@@ -279,7 +284,12 @@ class VerificationLogger:
                 "this logger is closed; record events inside `async with store.verifications"
                 ".logger() as log:`."
             )
-        return Verification.parse(event)
+        parsed = Verification.parse(event)
+        retention = self.settings.retention_days
+        if retention is not None and parsed.expires_at is None:
+            parsed = parsed.model_copy(
+                update={"expires_at": parsed.occurred_at + timedelta(days=retention)})
+        return parsed
 
     def _failed_error(self) -> LoggerFailedError:
         error = LoggerFailedError(

@@ -110,3 +110,7 @@ def test_the_tutorial_runs_as_written_and_prints_what_the_docs_say(tmp_path: Pat
     assert done.returncode == 0, done.stderr[-2000:]
     printed = next(text for kind, text in blocks if kind == "text")
     assert done.stdout == printed
+
+
+async def test_retention_example_stamps_the_expiry(store: fv.Store) -> None:
+    assert await load(EXAMPLES / "retention.py").main(store) == "kept for 90 days"

@@ -71,6 +71,9 @@ class Verification(Document):
     """When the check happened, by the bot's clock (UTC)."""
     created_at: UtcDateTime | None = None
     """When Firestore stored it (server timestamp); ``None`` until written."""
+    expires_at: UtcDateTime | None = None
+    """When a TTL policy may delete it (``LoggerSettings.retention_days`` sets it);
+    ``None``: kept for good."""
 
     @property
     def checks(self) -> int:

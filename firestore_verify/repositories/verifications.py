@@ -109,7 +109,8 @@ class VerificationRepository(Repository[Verification]):
         """
         raise InvalidInputError(
             "verification events cannot be deleted one by one; counters and rollups count "
-            "them (use a TTL policy on occurred_at for retention, then stats.reconcile())."
+            "them (for retention, log with retention_days= and put a TTL policy on "
+            "expires_at; see the docs' \"Keep events for a while\")."
         )
 
     async def latest(

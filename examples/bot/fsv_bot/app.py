@@ -219,7 +219,8 @@ async def running_bot(settings: Settings, *, store: fv.Store | None = None,
         events = await stack.enter_async_context(store.verifications.logger(
             shards=settings.event_shards, spool=settings.event_spool,
             leases=settings.event_leases, lease_seconds=settings.lease_seconds,
-            cache_hits=settings.event_cache_hits))
+            cache_hits=settings.event_cache_hits,
+            retention_days=settings.event_retention_days))
         tasks = await stack.enter_async_context(anyio.create_task_group())
         stack.callback(tasks.cancel_scope.cancel)
         await tasks.start(registry.follow, store)

@@ -75,6 +75,9 @@ class Settings:
     #: What a cache hit becomes in the event log: ``every`` hit an event, ``fold``
     #: (one event per user, group, channel and minute) or ``sample``.
     event_cache_hits: fv.CacheHitPolicy = "every"
+    #: Days each verification event is kept (``expires_at`` for a TTL policy); ``None``:
+    #: kept for good.
+    event_retention_days: int | None = None
     cache: fv.CacheSettings = field(default_factory=fv.CacheSettings)
     #: Redis holding the membership cache for every bot process (``redis://host:6379/0``);
     #: ``None``: each process keeps its own cache in memory.
@@ -94,6 +97,7 @@ class Settings:
         ``FSV_CONCURRENCY``, ``FIRESTORE_DATABASE``, ``FSV_COLLECTION_PREFIX``,
         ``FSV_EVENT_SHARDS``, ``FSV_EVENT_SPOOL``, ``FSV_EVENT_LEASES`` (``1``/``0``),
         ``FSV_LEASE_SECONDS``, ``FSV_EVENT_CACHE_HITS`` (``every``/``fold``/``sample``),
+        ``FSV_EVENT_RETENTION_DAYS``,
         ``FSV_REDIS_URL`` (``redis://``,
         ``rediss://`` or ``unix://``) and the cache's ``FV_CACHE_*``.
         """
@@ -180,6 +184,8 @@ class Settings:
             event_leases=_BOOLEANS.get(leases_raw, False),
             lease_seconds=number("FSV_LEASE_SECONDS", 30, 3, 600),
             event_cache_hits=_CACHE_HITS.get(cache_hits, "every"),
+            event_retention_days=(number("FSV_EVENT_RETENTION_DAYS", 0, 1, 36_500)
+                                  if text("FSV_EVENT_RETENTION_DAYS") else None),
             cache=cache,
             redis_url=redis_url,
             env=env,

@@ -51,9 +51,10 @@ def test_config_reads_everything() -> None:
         "FSV_WEBHOOK_URL": "https://bot.example.org/hook", "FSV_WEBHOOK_PORT": "8080",
         "FSV_METRICS_PORT": "off", "FSV_LOG_LEVEL": "debug", "FSV_COLLECTION_PREFIX": "prod_",
         "FV_CACHE_POSITIVE_TTL": "300", "FV_CACHE_NEGATIVE_TTL": "30",
-        "FSV_EVENT_CACHE_HITS": "Fold",
+        "FSV_EVENT_CACHE_HITS": "Fold", "FSV_EVENT_RETENTION_DAYS": "90",
     })
     assert settings.event_cache_hits == "fold"
+    assert settings.event_retention_days == 90
     assert (settings.mode, settings.webhook_url, settings.webhook_port) == (
         "webhook", "https://bot.example.org/hook", 8080)
     assert (settings.metrics_port, settings.log_level, settings.prefix) == (None, "DEBUG", "prod_")
