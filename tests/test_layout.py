@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 from pathlib import Path
 
 import firestore_verify as fv
@@ -129,3 +130,13 @@ def test_every_public_error_lives_in_errors_and_is_in_its_tree() -> None:
     tree = errors.__doc__ or ""
     missing = [e.__name__ for e in exported if e.__name__ not in tree]
     assert not missing, f"errors.py's docstring tree lacks {missing}"
+
+
+def test_docstrings_use_markdown_not_sphinx_roles() -> None:
+    """mkdocstrings renders Markdown: a ``:meth:`x``` would show as it is on the site."""
+    role = re.compile(r":(meth|class|func|mod|data|attr|exc|obj):`")
+    found = [f"{path.relative_to(PACKAGE)}:{number}"
+             for path in MODULES.values()
+             for number, line in enumerate(path.read_text().splitlines(), 1)
+             if role.search(line)]
+    assert not found, f"Sphinx roles in {found[:10]}"

@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any
 from google.cloud import firestore
 
 from firestore_verify.counters import increments, stats_ref
-from firestore_verify.errors import AlreadyExistsError, InvalidInputError, NotFoundError
+from firestore_verify.errors import InvalidInputError, NotFoundError
 from firestore_verify.models import (
     Actor,
     ChannelInfo,
-    ChannelRef,
     EnforcedChannel,
     GroupInfo,
+    Owner,
     OwnerInfo,
     ProtectedGroup,
 )
-from firestore_verify.models.group import MAX_CHANNELS_PER_GROUP, search_key
+from firestore_verify.models.group import search_key
+from firestore_verify.repositories import group_plans as plans
 from firestore_verify.repositories._base import Filter, Page, Repository, run_transaction
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ _SERVER_TS = firestore.SERVER_TIMESTAMP
 
 @dataclass
 class BulkOutcome:
-    """What :meth:`GroupRepository.set_enabled` did, group by group."""
+    """What `GroupRepository.set_enabled()` did, group by group."""
 
     changed: list[int] = field(default_factory=list)
     """Groups whose state changed."""
@@ -48,7 +49,7 @@ class BulkOutcome:
 
 @dataclass(frozen=True)
 class ProtectResult:
-    """What a :meth:`GroupRepository.protect` call changed."""
+    """What a `GroupRepository.protect()` call changed."""
 
     group: ProtectedGroup
     """The group as stored once the call committed (read back)."""
@@ -60,130 +61,70 @@ class ProtectResult:
     """Channel documents created by this call."""
 
 
-def _channel_fields(info: ChannelInfo) -> dict[str, Any]:
-    """The fields of a channel document that come from Telegram (None = unknown, keep)."""
-    fields: dict[str, Any] = {"title": info.title}
-    for name in ("username", "invite_link", "subscriber_count"):
-        value = getattr(info, name)
-        if value is not None:
-            fields[name] = value
-    return fields
-
-
-def _merge_ref(existing: ChannelRef | None, info: ChannelInfo) -> ChannelRef:
-    ref = info.ref()
-    if existing is None:
-        return ref
-    return ChannelRef(
-        channel_id=ref.channel_id,
-        title=ref.title,
-        username=ref.username if ref.username is not None else existing.username,
-        invite_link=ref.invite_link if ref.invite_link is not None else existing.invite_link,
-    )
-
-
-class _Tx:
-    """Helpers shared by the group transactions: reads first, then writes."""
-
-    def __init__(self, store: Store, tx: firestore.AsyncTransaction) -> None:
-        self.store = store
-        self.tx = tx
-        self.deltas: dict[str, int] = {}
-
-    async def read(self, refs: Sequence[firestore.AsyncDocumentReference]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        if refs:
-            async for snapshot in self.store.client.get_all(list(refs), transaction=self.tx):
-                found[snapshot.reference.path] = snapshot
-        return found
-
-    def link(self, ref: firestore.AsyncDocumentReference, snapshot: Any, info: ChannelInfo,
-             group_id: int) -> bool:
-        """Create channel ``info`` listing ``group_id``, or refresh it and add the group.
-
-        Returns whether the channel document was created (and counted).
-        """
-        if not snapshot.exists:
-            self.tx.create(ref, {**EnforcedChannel(id=info.id, title=info.title).to_document(),
-                                 **_channel_fields(info), "linked_groups": [group_id]})
-            self.count("total_channels", 1)
-            return True
-        data = snapshot.to_dict() or {}
-        changes = {k: v for k, v in _channel_fields(info).items() if data.get(k) != v}
-        linked = list(data.get("linked_groups") or [])
-        if group_id not in linked:
-            changes["linked_groups"] = [*linked, group_id]
-        if changes:
-            self.tx.update(ref, {**changes, "updated_at": _SERVER_TS})
-        return False
-
-    def count(self, name: str, delta: int) -> None:
-        self.deltas[name] = self.deltas.get(name, 0) + delta
-
-    async def read_stale_groups(
-        self,
-        groups: firestore.AsyncCollectionReference,
-        group_id: int,
-        channels: Sequence[tuple[ChannelInfo, Any]],
-    ) -> list[tuple[Any, dict[int, ChannelRef]]]:
-        """Read the other groups whose embedded ref of a channel in ``channels`` goes stale.
-
-        ``channels`` pairs what the bot now knows of a channel with its snapshot.
-        A new title, username or invite link must reach every group that embeds
-        the channel, not only ``group_id``. Reads only; returns the group
-        snapshots with the refs to embed, for :meth:`refresh_groups`.
-        """
-        fresh: dict[int, ChannelRef] = {}
-        linked: dict[int, None] = {}
-        for info, snap in channels:
-            if not snap.exists:
-                continue
-            data = snap.to_dict() or {}
-            ref = _merge_ref(ChannelRef(channel_id=info.id, title=data.get("title") or info.title,
-                                        username=data.get("username"),
-                                        invite_link=data.get("invite_link")), info)
-            if (ref.title, ref.username, ref.invite_link) != (
-                    data.get("title"), data.get("username"), data.get("invite_link")):
-                fresh[info.id] = ref
-                linked.update(dict.fromkeys(g for g in data.get("linked_groups") or []
-                                            if g != group_id))
-        if not fresh or not linked:
-            return []
-        snaps = await self.read([groups.document(str(g)) for g in linked])
-        return [(snap, fresh) for snap in snaps.values() if snap.exists]
-
-    def refresh_groups(self, stale: list[tuple[Any, dict[int, ChannelRef]]]) -> None:
-        """Write the fresh channel refs into the groups :meth:`read_stale_groups` found."""
-        for snap, fresh in stale:
-            group = ProtectedGroup.from_document(snap.id, snap.to_dict() or {})
-            refs = [fresh.get(r.channel_id, r) for r in group.enforced_channels]
-            if refs != group.enforced_channels:
-                self.tx.update(snap.reference, {
-                    "enforced_channels": [r.model_dump() for r in refs],
-                    "updated_at": _SERVER_TS,
-                })
-
-    def flush_counters(self) -> None:
-        fields = increments(self.deltas)
-        if fields:
-            self.tx.set(stats_ref(self.store), fields, merge=True)
+def _data(snapshot: Any) -> dict[str, Any] | None:
+    """The data of a snapshot as read, or ``None`` when the document does not exist."""
+    return (snapshot.to_dict() or {}) if snapshot.exists else None
 
 
 class GroupRepository(Repository[ProtectedGroup]):
     """``protected_groups``: plain CRUD plus protect / unprotect / link / unlink."""
 
     model = ProtectedGroup
-    resource = "protected group"
+    resource = plans.GROUP_RESOURCE
     audit_type = "group"
     guarded = frozenset({"enabled", "enforced_channels"})
 
     def __init__(self, store: Store) -> None:
         super().__init__(store)
         self._channels = store.collection(EnforcedChannel.collection)
-        self._owners = store.collection("owners")
+        self._owners = store.collection(Owner.collection)
 
     def _channel_ref(self, channel_id: int) -> firestore.AsyncDocumentReference:
         return self._channels.document(str(channel_id))
+
+    def _audited(self, doc: ProtectedGroup) -> dict[str, Any]:
+        """What an audit entry records of a group: the same as the planners record."""
+        return plans.audited_group(doc)
+
+    # -- the transaction shells: read, plan (group_plans), apply ---------------------------
+    async def _read(self, tx: firestore.AsyncTransaction,
+                    refs: Sequence[firestore.AsyncDocumentReference]) -> dict[str, Any]:
+        """The snapshots of ``refs`` by path, read in ``tx`` (no call at all for no refs)."""
+        found: dict[str, Any] = {}
+        if refs:
+            async for snapshot in self._store.client.get_all(list(refs), transaction=tx):
+                found[snapshot.reference.path] = snapshot
+        return found
+
+    def _group(self, snapshot: Any) -> ProtectedGroup | None:
+        return self._from_snapshot(snapshot) if snapshot.exists else None
+
+    async def _others(self, tx: firestore.AsyncTransaction, group_id: int,
+                      channels: Sequence[tuple[ChannelInfo, Mapping[str, Any] | None]],
+                      ) -> list[ProtectedGroup]:
+        """Read the groups `refresh_targets()` names (stale embedded refs)."""
+        ids = plans.refresh_targets(group_id, channels)
+        snaps = await self._read(tx, [self._collection.document(str(g)) for g in ids])
+        return [self._from_snapshot(snap) for snap in snaps.values() if snap.exists]
+
+    def _apply(self, tx: firestore.AsyncTransaction, plan: plans.GroupPlan,
+               actor: Actor | None) -> None:
+        """Stage ``plan`` in ``tx``: its writes, its counter increments, its audit entry."""
+        for write in plan.writes:
+            ref = self._store.collection(write.collection).document(str(write.key))
+            data = {**write.fields, **dict.fromkeys(write.server_timestamps, _SERVER_TS)}
+            if write.op == "create":
+                tx.create(ref, data)
+            elif write.op == "update":
+                tx.update(ref, data)
+            else:
+                tx.delete(ref)
+        counters = increments(plan.counters)
+        if counters:
+            tx.set(stats_ref(self._store), counters, merge=True)
+        if plan.audit is not None:
+            self._stage(tx, actor, plan.audit.verb, plan.audit.key,
+                        old_value=plan.audit.old_value, new_value=plan.audit.new_value)
 
     # -- protect / unprotect ------------------------------------------------------
     async def protect(
@@ -201,7 +142,7 @@ class GroupRepository(Repository[ProtectedGroup]):
         links both sides (the group embeds channel refs; each channel lists the
         group) and bumps ``total_groups`` / ``total_channels`` only for what is
         new. Channels already enforced stay enforced (this adds, it never
-        removes: use :meth:`unlink_channel`). Running it twice changes nothing.
+        removes: use `unlink_channel()`). Running it twice changes nothing.
         With ``actor``, a change writes its audit entry (``group.protect``) in
         the same transaction; a call that changes nothing writes none.
 
@@ -222,100 +163,28 @@ class GroupRepository(Repository[ProtectedGroup]):
         actor: Actor | None,
         create_only: bool,
     ) -> ProtectResult:
-        group_info = GroupInfo.parse(group)
-        owner_info = OwnerInfo.parse(owner)
-        infos = [ChannelInfo.parse(c) for c in channels]
-        ids = [c.id for c in infos]
-        if len(set(ids)) != len(ids):
-            raise InvalidInputError("the same channel is listed twice; list each channel once.")
-        if params is not None:
-            ProtectedGroup.parse({"id": group_info.id, "owner_id": owner_info.id,
-                                  "title": group_info.title, "params": dict(params)})
+        group_info, owner_info, infos = plans.parse_protect(group, owner, channels, params)
         group_ref = self.ref(group_info.id)
         owner_ref = self._owners.document(str(owner_info.id))
         channel_refs = [self._channel_ref(c.id) for c in infos]
 
-        async def body(tx: firestore.AsyncTransaction) -> tuple[bool, bool, list[int]]:
-            t = _Tx(self._store, tx)
-            snaps = await t.read([group_ref, owner_ref, *channel_refs])
-            stale = await t.read_stale_groups(
-                self._collection, group_info.id,
-                [(info, snaps[ref.path]) for info, ref in zip(infos, channel_refs, strict=True)])
-            now = _SERVER_TS
-            # Owner: create, or refresh the username.
-            owner_snap = snaps[owner_ref.path]
-            if not owner_snap.exists:
-                tx.create(owner_ref, {"username": owner_info.username, "settings": {},
-                                      "created_at": now, "updated_at": now})
-            elif (owner_info.username is not None
-                  and (owner_snap.to_dict() or {}).get("username") != owner_info.username):
-                tx.update(owner_ref, {"username": owner_info.username, "updated_at": now})
-            # Group: create or re-enable, merge the channel refs.
-            group_snap = snaps[group_ref.path]
-            if create_only and group_snap.exists:
-                raise AlreadyExistsError(self.resource, group_info.id)
-            current = (ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
-                       if group_snap.exists else None)
-            refs = list(current.enforced_channels) if current else []
-            by_id = {r.channel_id: i for i, r in enumerate(refs)}
-            for info in infos:
-                merged = _merge_ref(refs[by_id[info.id]] if info.id in by_id else None, info)
-                if info.id in by_id:
-                    refs[by_id[info.id]] = merged
-                else:
-                    by_id[info.id] = len(refs)
-                    refs.append(merged)
-            if len(refs) > MAX_CHANNELS_PER_GROUP:
-                raise InvalidInputError(
-                    f"a group can enforce at most {MAX_CHANNELS_PER_GROUP} channels."
-                )
-            ref_docs = [r.model_dump() for r in refs]
-            created = current is None
-            enabled = created or not current.enabled  # type: ignore[union-attr]
-            if current is None:
-                tx.create(group_ref, {
-                    "owner_id": owner_info.id, "title": group_info.title,
-                    "title_lower": search_key(group_info.title), "enabled": True,
-                    "params": dict(params or {}), "member_count": group_info.member_count,
-                    "enforced_channels": ref_docs, "created_at": now, "updated_at": now,
-                })
-            else:
-                changes: dict[str, Any] = {}
-                if current.title != group_info.title:
-                    changes["title"] = group_info.title
-                    changes["title_lower"] = search_key(group_info.title)
-                if current.owner_id != owner_info.id:
-                    changes["owner_id"] = owner_info.id
-                if not current.enabled:
-                    changes["enabled"] = True
-                if (group_info.member_count is not None
-                        and current.member_count != group_info.member_count):
-                    changes["member_count"] = group_info.member_count
-                if params is not None and current.params != dict(params):
-                    changes["params"] = dict(params)
-                if refs != current.enforced_channels:
-                    changes["enforced_channels"] = ref_docs
-                if changes:
-                    tx.update(group_ref, {**changes, "updated_at": now})
-            if current is None or changes:
-                self._stage(tx, actor, "protect", group_info.id,
-                            old_value=None if current is None else self._audited(current),
-                            new_value={"title": group_info.title, "enabled": True,
-                                       "enforced_channels": [r.channel_id for r in refs]})
-            if enabled:
-                t.count("total_groups", 1)
-            # Channels: create or refresh, and list the group.
-            new_channels: list[int] = []
-            for info, ref in zip(infos, channel_refs, strict=True):
-                if t.link(ref, snaps[ref.path], info, group_info.id):
-                    new_channels.append(info.id)
-            t.refresh_groups(stale)
-            t.flush_counters()
-            return created, enabled, new_channels
+        async def body(tx: firestore.AsyncTransaction) -> plans.ProtectPlan:
+            snaps = await self._read(tx, [group_ref, owner_ref, *channel_refs])
+            channel_docs = {info.id: _data(snaps[ref.path])
+                            for info, ref in zip(infos, channel_refs, strict=True)}
+            others = await self._others(tx, group_info.id,
+                                        [(info, channel_docs[info.id]) for info in infos])
+            plan = plans.plan_protect(
+                group_info, owner_info, infos, params=params,
+                current=self._group(snaps[group_ref.path]),
+                owner_doc=_data(snaps[owner_ref.path]), channel_docs=channel_docs,
+                others=others, create_only=create_only)
+            self._apply(tx, plan, actor)
+            return plan
 
-        created, enabled, new_channels = await run_transaction(self._store, body)
-        return ProtectResult(group=await self.get(group_info.id), created=created,
-                             enabled=enabled, new_channels=new_channels)
+        plan = await run_transaction(self._store, body)
+        return ProtectResult(group=await self.get(group_info.id), created=plan.created,
+                             enabled=plan.enabled, new_channels=list(plan.new_channels))
 
     async def unprotect(self, group_id: int, *, actor: Actor | None = None) -> ProtectedGroup:
         """Disable protection of ``group_id``, keeping its data and links.
@@ -328,22 +197,7 @@ class GroupRepository(Repository[ProtectedGroup]):
             NotFoundError: when the group was never protected.
 
         """
-        ref = self.ref(group_id)
-
-        async def body(tx: firestore.AsyncTransaction) -> None:
-            snap = await ref.get(transaction=tx)
-            if not snap.exists:
-                raise NotFoundError(self.resource, group_id)
-            if (snap.to_dict() or {}).get("enabled", True):
-                tx.update(ref, {"enabled": False, "updated_at": _SERVER_TS})
-                t = _Tx(self._store, tx)
-                t.count("total_groups", -1)
-                t.flush_counters()
-                self._stage(tx, actor, "disable", group_id, old_value={"enabled": True},
-                            new_value={"enabled": False})
-
-        await run_transaction(self._store, body)
-        return await self.get(group_id)
+        return await self._switch(group_id, False, actor)
 
     async def enable(self, group_id: int, *, actor: Actor | None = None) -> ProtectedGroup:
         """Protect a disabled group again, with the channels it already has.
@@ -356,19 +210,14 @@ class GroupRepository(Repository[ProtectedGroup]):
             NotFoundError: when the group was never protected.
 
         """
+        return await self._switch(group_id, True, actor)
+
+    async def _switch(self, group_id: int, enabled: bool, actor: Actor | None) -> ProtectedGroup:
         ref = self.ref(group_id)
 
         async def body(tx: firestore.AsyncTransaction) -> None:
-            snap = await ref.get(transaction=tx)
-            if not snap.exists:
-                raise NotFoundError(self.resource, group_id)
-            if not (snap.to_dict() or {}).get("enabled", True):
-                tx.update(ref, {"enabled": True, "updated_at": _SERVER_TS})
-                t = _Tx(self._store, tx)
-                t.count("total_groups", 1)
-                t.flush_counters()
-                self._stage(tx, actor, "enable", group_id, old_value={"enabled": False},
-                            new_value={"enabled": True})
+            data = _data(await ref.get(transaction=tx))
+            self._apply(tx, plans.plan_set_enabled(group_id, data, enabled), actor)
 
         await run_transaction(self._store, body)
         return await self.get(group_id)
@@ -415,34 +264,12 @@ class GroupRepository(Repository[ProtectedGroup]):
         channel_ref = self._channel_ref(info.id)
 
         async def body(tx: firestore.AsyncTransaction) -> None:
-            t = _Tx(self._store, tx)
-            snaps = await t.read([group_ref, channel_ref])
-            group_snap, channel_snap = snaps[group_ref.path], snaps[channel_ref.path]
-            if not group_snap.exists:
-                raise NotFoundError(self.resource, group_id)
-            group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
-            stale = await t.read_stale_groups(self._collection, group.id, [(info, channel_snap)])
-            refs = list(group.enforced_channels)
-            index = next((i for i, r in enumerate(refs) if r.channel_id == info.id), None)
-            merged = _merge_ref(refs[index] if index is not None else None, info)
-            if index is None:
-                if len(refs) >= MAX_CHANNELS_PER_GROUP:
-                    raise InvalidInputError(
-                        f"a group can enforce at most {MAX_CHANNELS_PER_GROUP} channels."
-                    )
-                refs.append(merged)
-            else:
-                refs[index] = merged
-            if refs != group.enforced_channels:
-                tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
-                                      "updated_at": _SERVER_TS})
-                self._stage(tx, actor, "link_channel", group.id,
-                            old_value=None if index is None
-                            else group.enforced_channels[index].model_dump(mode="json"),
-                            new_value=merged.model_dump(mode="json"))
-            t.link(channel_ref, channel_snap, info, group.id)
-            t.refresh_groups(stale)
-            t.flush_counters()
+            snaps = await self._read(tx, [group_ref, channel_ref])
+            group, channel_doc = self._group(snaps[group_ref.path]), _data(snaps[channel_ref.path])
+            others = ([] if group is None
+                      else await self._others(tx, group.id, [(info, channel_doc)]))
+            self._apply(tx, plans.plan_link(group_id, info, group=group, channel_doc=channel_doc,
+                                            others=others), actor)
 
         await run_transaction(self._store, body)
         return await self.get(group_id)
@@ -468,32 +295,10 @@ class GroupRepository(Repository[ProtectedGroup]):
         channel_ref = self._channel_ref(channel_id)
 
         async def body(tx: firestore.AsyncTransaction) -> None:
-            t = _Tx(self._store, tx)
-            snaps = await t.read([group_ref, channel_ref])
-            group_snap, channel_snap = snaps[group_ref.path], snaps[channel_ref.path]
-            if not group_snap.exists:
-                raise NotFoundError(self.resource, group_id)
-            group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
-            if not channel_snap.exists and channel_id not in group.channel_ids:
-                # Neither side knows it: a typo, not a second unlink.
-                raise NotFoundError("enforced channel", channel_id)
-            refs = [r for r in group.enforced_channels if r.channel_id != channel_id]
-            if len(refs) != len(group.enforced_channels):
-                tx.update(group_ref, {"enforced_channels": [r.model_dump() for r in refs],
-                                      "updated_at": _SERVER_TS})
-                [gone] = [r for r in group.enforced_channels if r.channel_id == channel_id]
-                self._stage(tx, actor, "unlink_channel", group.id,
-                            old_value=gone.model_dump(mode="json"),
-                            new_value={"delete_orphan": delete_orphan})
-            if channel_snap.exists:
-                linked = list((channel_snap.to_dict() or {}).get("linked_groups") or [])
-                remaining = [g for g in linked if g != group.id]
-                if delete_orphan and not remaining:
-                    tx.delete(channel_ref)
-                    t.count("total_channels", -1)
-                elif remaining != linked:
-                    tx.update(channel_ref, {"linked_groups": remaining, "updated_at": _SERVER_TS})
-            t.flush_counters()
+            snaps = await self._read(tx, [group_ref, channel_ref])
+            self._apply(tx, plans.plan_unlink(
+                group_id, channel_id, group=self._group(snaps[group_ref.path]),
+                channel_doc=_data(snaps[channel_ref.path]), delete_orphan=delete_orphan), actor)
 
         await run_transaction(self._store, body)
         return await self.get(group_id)
@@ -543,13 +348,13 @@ class GroupRepository(Repository[ProtectedGroup]):
     # -- plain CRUD, kept consistent -------------------------------------------------------
     async def create(self, data: ProtectedGroup | Mapping[str, Any], *,
                      actor: Actor | None = None) -> ProtectedGroup:
-        """Create a group from a full model: like :meth:`protect`, but fails if it exists.
+        """Create a group from a full model: like `protect()`, but fails if it exists.
 
-        ``actor`` is passed on to :meth:`protect` (and :meth:`unprotect` for a
+        ``actor`` is passed on to `protect()` (and `unprotect()` for a
         disabled group), each writing its audit entry.
 
         Raises:
-            AlreadyExistsError: when the group exists (use :meth:`protect` to upsert).
+            AlreadyExistsError: when the group exists (use `protect()` to upsert).
 
         """
         doc = self._validate(data)
@@ -577,25 +382,12 @@ class GroupRepository(Repository[ProtectedGroup]):
         group_ref = self.ref(key)
 
         async def body(tx: firestore.AsyncTransaction) -> bool:
-            t = _Tx(self._store, tx)
-            group_snap = await group_ref.get(transaction=tx)
-            if not group_snap.exists:
+            group = self._group(await group_ref.get(transaction=tx))
+            if group is None:
                 return False
-            group = ProtectedGroup.from_document(group_snap.id, group_snap.to_dict() or {})
-            channel_refs = [self._channel_ref(c) for c in group.channel_ids]
-            snaps = await t.read(channel_refs)
-            for ref in channel_refs:
-                snap = snaps[ref.path]
-                if snap.exists:
-                    linked = list((snap.to_dict() or {}).get("linked_groups") or [])
-                    if group.id in linked:
-                        tx.update(ref, {"linked_groups": [g for g in linked if g != group.id],
-                                        "updated_at": _SERVER_TS})
-            tx.delete(group_ref)
-            if group.enabled:
-                t.count("total_groups", -1)
-            t.flush_counters()
-            self._stage(tx, actor, "delete", group.id, old_value=self._audited(group))
+            snaps = await self._read(tx, [self._channel_ref(c) for c in group.channel_ids])
+            channel_docs = {c: _data(snaps[self._channel_ref(c).path]) for c in group.channel_ids}
+            self._apply(tx, plans.plan_delete(group, channel_docs), actor)
             return True
 
         return await run_transaction(self._store, body)
