@@ -77,7 +77,7 @@ def rss_mib() -> float:
 
 
 #: The fake Bot API server keeps every call and message: its memory is not the bot's.
-_NOT_THE_BOT = [tracemalloc.Filter(False, "*fake_telegram.py", all_frames=True),
+_NOT_THE_BOT = [tracemalloc.Filter(False, "*fake_*.py", all_frames=True),
                 tracemalloc.Filter(False, "*testing/faults.py", all_frames=True),
                 tracemalloc.Filter(False, tracemalloc.__file__)]
 
