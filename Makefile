@@ -36,12 +36,13 @@ vendor-js:
 
 # Re-install whenever pyproject.toml changes (new dependencies, entry points...).
 $(STAMP): pyproject.toml examples/bot/pyproject.toml examples/api/pyproject.toml \
-		examples/dashboard/pyproject.toml
+		examples/dashboard/pyproject.toml examples/aiogram/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python -m pip install --quiet -e 'examples/bot[test]'
 	$(BIN)/python -m pip install --quiet -e 'examples/api[test,redis]'
 	$(BIN)/python -m pip install --quiet -e 'examples/dashboard[test]'
+	$(BIN)/python -m pip install --quiet -e 'examples/aiogram[test]'
 	touch $(STAMP)
 
 # firebase-tools without its optional packages: 44 s instead of 5 minutes.
@@ -57,6 +58,7 @@ typecheck: venv
 	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mypy --strict examples/api/fsv_api
 	$(BIN)/mypy --strict examples/dashboard/fsv_dashboard
+	$(BIN)/mypy --strict examples/aiogram/fsv_aiogram
 	MYPYPATH=examples/bot $(BIN)/mypy --strict scripts
 
 docs: venv
@@ -68,12 +70,14 @@ test: venv
 	$(BIN)/mypy --strict examples/bot/fsv_bot
 	$(BIN)/mypy --strict examples/api/fsv_api
 	$(BIN)/mypy --strict examples/dashboard/fsv_dashboard
+	$(BIN)/mypy --strict examples/aiogram/fsv_aiogram
 	MYPYPATH=examples/bot $(BIN)/mypy --strict scripts
 	$(BIN)/mkdocs build --strict --site-dir site
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/bot/tests
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/api/tests
 	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/dashboard/tests
+	FIRESTORE_VERIFY_REQUIRE_EMULATOR=1 $(BIN)/pytest examples/aiogram/tests
 
 bench: venv
 	@if [ -f bench/__main__.py ]; then \
