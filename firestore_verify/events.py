@@ -1,4 +1,4 @@
-"""Verification events: exactly-once batch writes and the buffering logger.
+"""Verification events: the exactly-once batch writer under the logger.
 
 `EventWriter` commits events with their counter increments and rollups
 in one atomic batch. Event documents are created with create-only

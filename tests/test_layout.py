@@ -140,3 +140,14 @@ def test_docstrings_use_markdown_not_sphinx_roles() -> None:
              for number, line in enumerate(path.read_text().splitlines(), 1)
              if role.search(line)]
     assert not found, f"Sphinx roles in {found[:10]}"
+
+
+def test_the_layout_page_names_every_module() -> None:
+    page = (PACKAGE.parent / "docs" / "layout.md").read_text()
+    missing = []
+    for path in MODULES.values():
+        relative = path.relative_to(PACKAGE)
+        if path.name == "__init__.py" or f"`{relative}`" in page or f"`{relative.name}`" in page:
+            continue
+        missing.append(str(relative))
+    assert not missing, f"docs/layout.md does not name {missing}"

@@ -1,4 +1,4 @@
-"""Legacy SQL sources: open one from a URL, stream rows in bounded memory.
+"""Legacy SQL sources: the base class; rows stream in bounded memory.
 
 ``sqlite:///relative.db``, ``sqlite:////absolute.db`` and
 ``postgresql://user:password@host:port/db`` are understood, SQLAlchemy driver
