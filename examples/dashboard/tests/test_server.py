@@ -250,3 +250,18 @@ async def test_viewer_may_not_read_the_logs(dashboard: httpx.AsyncClient, world:
     assert (await dashboard.get("/logs")).status_code == 403
     assert (await dashboard.get("/logs/export.json")).status_code == 403
     assert (await dashboard.get("/stream/logs")).status_code == 403
+
+
+async def test_a_folded_event_shows_how_many_checks_it_stands_for(
+        dashboard: httpx.AsyncClient, world: World, admin_store: fv.Store) -> None:
+    await protect(admin_store)
+    await admin_store.verifications.write_many([
+        fv.Verification(user_id=7, group_id=GROUP, status=fv.Status.SUCCESS, cached=True,
+                        latency_ms=0.1, repeats=11),
+        fv.Verification(user_id=8, group_id=GROUP, status=fv.Status.FAILED),
+    ])
+    await sign_in(dashboard, "viewer")
+    page = (await dashboard.get("/")).text
+    assert page.count("checks</span>") == 1
+    assert "&times; 12 checks" in page
+    assert "92.3%" in page  # 12 successes out of 13 checks
