@@ -1,8 +1,9 @@
-"""One process of benchmark 12: log events as fast as it can for a while, print what it did.
+"""One process of benchmark 12: a bot's traffic for a while, then what it did.
 
-``python -m bench.fleet_worker HOST PROJECT SECONDS SHARDS SEED`` connects to the
-emulator, enters a logger with shard leases, records events with ``put()``
-(backpressure) for ``SECONDS`` once it holds a shard, flushes, and prints one
+``python -m bench.fleet_worker HOST PROJECT SECONDS SHARDS SEED RATE`` connects to
+the emulator, enters a logger with shard leases, records ``RATE`` events per
+second with ``put()`` (backpressure) for ``SECONDS`` once it holds a shard,
+flushes, and prints one
 JSON line: events taken and committed, when it started and stopped producing
 and when everything was committed, and the wall-clock time each commit to a hot
 document (counter shards, rollups) was sent.
@@ -22,14 +23,17 @@ import anyio
 import firestore_verify as fv
 from bench.harness import HOT_PREFIXES, WriteObserver
 
-#: The active users, each speaking in 2 groups: after the first few seconds most checks
-#: are of users already seen today, as in a steady day (their user documents are then
-#: not written again, so processes rarely race for one).
+#: The active users, each speaking in GROUPS: the benchmark first logs one check of each
+#: in each group, so that the fleet runs a steady day (users already seen today: their
+#: user documents are not written again, and processes do not race for them).
 USERS = 1_000
+GROUPS = (-1001000000000, -1001000000001)
 
 
-async def work(host: str, project: str, seconds: float, shards: int, seed: int) -> dict[str, Any]:
-    """Log for ``seconds``; what was taken and committed, and the hot documents' writes."""
+async def work(host: str, project: str, seconds: float, shards: int, seed: int,
+               rate: float) -> dict[str, Any]:
+    """Log ``rate`` events/s for ``seconds``; what was taken and committed, and the hot
+    documents' writes."""
     rng = random.Random(seed)
     store = await fv.connect(project=project, emulator_host=host)
     try:
@@ -42,11 +46,15 @@ async def work(host: str, project: str, seconds: float, shards: int, seed: int) 
                         await anyio.sleep(0.1)
                 started = time.time()
                 taken = 0
-                while time.time() - started < seconds:
-                    await log.put(fv.Verification(
-                        user_id=rng.randint(1, USERS), group_id=-1001000000000 - rng.randint(0, 1),
-                        status=fv.Status.SUCCESS, cached=True))
-                    taken += 1
+                while (elapsed := time.time() - started) < seconds:
+                    # Events arrive at ``rate`` a second: send what is due, then wait a tick.
+                    while taken < elapsed * rate:
+                        await log.put(fv.Verification(
+                            user_id=rng.randint(1, USERS),
+                            group_id=rng.choice(GROUPS),
+                            status=fv.Status.SUCCESS, cached=True))
+                        taken += 1
+                    await anyio.sleep(0.01)
                 stopped = time.time()
                 await log.flush()
                 flushed = time.time()
@@ -65,8 +73,9 @@ async def work(host: str, project: str, seconds: float, shards: int, seed: int) 
 
 
 def main(argv: list[str]) -> int:
-    host, project, seconds, shards, seed = argv
-    result = anyio.run(work, host, project, float(seconds), int(shards), int(seed))
+    host, project, seconds, shards, seed, rate = argv
+    result = anyio.run(work, host, project, float(seconds), int(shards), int(seed),
+                       float(rate))
     print(json.dumps(result))
     return 0
 

@@ -68,9 +68,11 @@ class Sizes:
     dashboard_stream_events: int = 5
     #: Benchmark 11: membership checks timed for each of miss, in-memory hit, Redis hit.
     membership_runs: int = 300
-    #: Benchmark 12: loggers in the fleet (each its own store), seconds of traffic each.
+    #: Benchmark 12: loggers in the fleet (each its own process), seconds of traffic and
+    #: events per second each.
     fleet_sizes: tuple[int, ...] = (1, 2, 4)
     fleet_seconds: float = 20.0
+    fleet_rate: float = 250.0
 
 
 FULL = Sizes()
@@ -101,6 +103,7 @@ QUICK = Sizes(
     membership_runs=20,
     fleet_sizes=(1, 2),
     fleet_seconds=1.0,
+    fleet_rate=200.0,
 )
 
 # -- statistics and formatting --------------------------------------------------------

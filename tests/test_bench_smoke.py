@@ -62,7 +62,7 @@ EXPECTED_ROWS = [
     r"5\. peak memory, \S+ events through the logger",
     *(rf"11\. membership check, {name}: p{pct}"
       for name in ("miss", "in-memory hit", "Redis hit") for pct in (50, 95)),
-    *(rf"12\. fleet of {n} process(es)?, 4 leased shards: {figure}"
+    *(rf"12\. fleet of {n} process(es)? at \S+ ev/s each, 4 leased shards: {figure}"
       for n in (1, 2) for figure in (r"events/s stored",
                                      r"peak writes/s to one hot doc, whole fleet",
                                      r"events taken - counted")),
