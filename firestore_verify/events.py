@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,15 @@ from firestore_verify.counters import (
 )
 from firestore_verify.errors import ConflictError, InvalidInputError
 from firestore_verify.models import Verification
-from firestore_verify.rollups import DAILY, GROUP_DAILY, USERS, UserState, plan_batch, rollup_id
+from firestore_verify.rollups import (
+    DAILY,
+    GROUP_DAILY,
+    USERS,
+    UserState,
+    UserStateCache,
+    plan_batch,
+    rollup_id,
+)
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -70,30 +77,6 @@ class WriteOutcome:
     """Reads and commits retried after a transient error."""
 
 
-class _UserCache:
-    """Bounded LRU of user states this process wrote or read last."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._states: OrderedDict[int, UserState] = OrderedDict()
-
-    def get(self, user_id: int) -> UserState | None:
-        state = self._states.get(user_id)
-        if state is not None:
-            self._states.move_to_end(user_id)
-        return state
-
-    def put(self, user_id: int, state: UserState) -> None:
-        self._states[user_id] = state
-        self._states.move_to_end(user_id)
-        while len(self._states) > self._size:
-            self._states.popitem(last=False)
-
-    def drop(self, user_ids: Sequence[int]) -> None:
-        for user_id in user_ids:
-            self._states.pop(user_id, None)
-
-
 class EventWriter:
     """Writes events, their counter increments and rollups in atomic batches, exactly once."""
 
@@ -110,7 +93,7 @@ class EventWriter:
         self._daily = store.collection(DAILY)
         self._group_daily = store.collection(GROUP_DAILY)
         self._users = store.collection(USERS)
-        self._cache = _UserCache(user_cache_size)
+        self._cache = UserStateCache(user_cache_size)
         self._announced_shards = 1
         self._max_conflicts = max_conflicts
         self._max_retry_seconds = max_retry_seconds

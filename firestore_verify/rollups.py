@@ -23,6 +23,7 @@ add up every document of a day (they carry ``day`` and ``group_id`` fields).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
@@ -38,6 +39,7 @@ __all__ = [
     "USERS",
     "BatchPlan",
     "UserState",
+    "UserStateCache",
     "day_key",
     "plan_batch",
     "rollup_id",
@@ -268,3 +270,34 @@ def plan_batch(events: Iterable[Verification], users: Mapping[int, UserState]) -
         group_daily=docs(group_daily),
         users=states,
     )
+
+
+class UserStateCache:
+    """A bounded LRU of user states a writer wrote or read last (most recent kept).
+
+    Writers plan batches against these instead of reading every user again; a
+    conflict drops the users it names, so the next plan reads them afresh.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._states: OrderedDict[int, UserState] = OrderedDict()
+
+    def get(self, user_id: int) -> UserState | None:
+        """The cached state of ``user_id`` (now the most recent), or ``None``."""
+        state = self._states.get(user_id)
+        if state is not None:
+            self._states.move_to_end(user_id)
+        return state
+
+    def put(self, user_id: int, state: UserState) -> None:
+        """Remember ``state``; the least recently used go beyond ``size``."""
+        self._states[user_id] = state
+        self._states.move_to_end(user_id)
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def drop(self, user_ids: Iterable[int]) -> None:
+        """Forget ``user_ids`` (their stored state moved on)."""
+        for user_id in user_ids:
+            self._states.pop(user_id, None)

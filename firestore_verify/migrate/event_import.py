@@ -37,7 +37,6 @@ the rest. Counters therefore equal the events, whatever the retries.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -61,7 +60,7 @@ from firestore_verify.migrate.event_writes import BatchEncoder
 from firestore_verify.migrate.mapping import EVENT_ID_PREFIX
 from firestore_verify.migrate.report import TableResult
 from firestore_verify.models import Verification
-from firestore_verify.rollups import USERS, UserState, plan_batch
+from firestore_verify.rollups import USERS, UserState, UserStateCache, plan_batch
 
 if TYPE_CHECKING:
     from firestore_verify.store import Store
@@ -115,30 +114,6 @@ def _chunks(items: Iterable[Verification], size: int) -> Iterator[list[Verificat
             chunk = []
     if chunk:
         yield chunk
-
-
-class _States:
-    """Bounded LRU of the user states the lanes wrote or read last."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._states: OrderedDict[int, UserState] = OrderedDict()
-
-    def get(self, user_id: int) -> UserState | None:
-        state = self._states.get(user_id)
-        if state is not None:
-            self._states.move_to_end(user_id)
-        return state
-
-    def put(self, user_id: int, state: UserState) -> None:
-        self._states[user_id] = state
-        self._states.move_to_end(user_id)
-        if len(self._states) > self._size:
-            self._states.popitem(last=False)
-
-    def drop(self, user_ids: Iterable[int]) -> None:
-        for user_id in user_ids:
-            self._states.pop(user_id, None)
 
 
 class _Batch:
@@ -248,7 +223,7 @@ class EventImporter:
         self._event_folder = str(self._events.document("x")._document_path).rsplit("/", 1)[0]
         self._users = store.collection(USERS)
         self._encoder = BatchEncoder(store)
-        self._cache = _States(user_cache_size)
+        self._cache = UserStateCache(user_cache_size)
         #: Whether users not in the cache may be taken as never stored (no user document
         #: existed when the run began, and no commit has conflicted since).
         self._new_users = False
