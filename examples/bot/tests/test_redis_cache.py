@@ -58,6 +58,13 @@ async def second(other_api: FakeBotApi, redis_server: RedisServer,
         yield running
 
 
+def invalidations(runtime: BotRuntime) -> int:
+    """Invalidations ``runtime``'s Redis cache received from the other process."""
+    cache = runtime.cache
+    assert isinstance(cache, fv.RedisMembershipCache)
+    return cache.stats.invalidations_received
+
+
 def channel_lookups(api: FakeBotApi) -> list[Call]:
     """The ``getChatMember`` calls that asked about USER in CHANNEL."""
     return [c for c in api.calls_to("getChatMember")
@@ -85,7 +92,11 @@ async def test_a_user_verified_through_one_process_may_speak_through_the_other_a
     warning = world.last_sent(GROUP)
 
     # The user joins and presses "I have joined" there: a fresh check, stored in Redis.
+    # The join's chat_member update drops the cached "no" everywhere first: wait until
+    # the second process heard of it, or that drop could land after the fresh answer.
+    heard = invalidations(second)
     world.join(CHANNEL, USER)
+    await wait_for(lambda: invalidations(second) > heard)
     query = world.press_button(warning, user_id=USER)
     await wait_for(lambda: world.callback_answer(query) is not None)
     assert world.callback_answer(query)["text"] == "Verified, you can write now."  # type: ignore[index]
