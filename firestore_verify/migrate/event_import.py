@@ -37,7 +37,7 @@ the rest. Counters therefore equal the events, whatever the retries.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,7 @@ from firestore_verify.events import CONFLICT, MAX_WRITES_PER_COMMIT
 from firestore_verify.migrate.event_writes import BatchEncoder
 from firestore_verify.migrate.mapping import EVENT_ID_PREFIX
 from firestore_verify.migrate.report import TableResult
+from firestore_verify.migrate.sources import batched
 from firestore_verify.models import Verification
 from firestore_verify.rollups import USERS, UserState, UserStateCache, plan_batch
 
@@ -103,17 +104,6 @@ def _update_time(result: Any) -> datetime:
     moment: datetime = DatetimeWithNanoseconds.from_timestamp_pb(  # type: ignore[no-untyped-call]
         result.update_time)
     return moment
-
-
-def _chunks(items: Iterable[Verification], size: int) -> Iterator[list[Verification]]:
-    chunk: list[Verification] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 class _Batch:
@@ -327,7 +317,7 @@ class EventImporter:
         commits, and a wait for the source (a PostgreSQL round trip) no longer
         holds up the commits in flight.
         """
-        iterator = _chunks(events, self._batch_size)
+        iterator = batched(events, self._batch_size)
         async with chunks:
             while (chunk := await anyio.to_thread.run_sync(next, iterator, None)) is not None:
                 await chunks.send(chunk)

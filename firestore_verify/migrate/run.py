@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from firestore_verify.errors import InvalidInputError
 from firestore_verify.events import MAX_WRITES_PER_COMMIT
@@ -29,7 +29,7 @@ from firestore_verify.migrate.event_import import (
 from firestore_verify.migrate.progress import Progress, ProgressBar
 from firestore_verify.migrate.report import MigrationReport
 from firestore_verify.migrate.schema import IGNORED_TABLES, LEGACY_TABLES, LegacyTable
-from firestore_verify.migrate.sources import LegacySource
+from firestore_verify.migrate.sources import LegacySource, batched
 from firestore_verify.migrate.writer import DocPlan, DocumentWriter, plan_document
 from firestore_verify.models import Status, Verification
 
@@ -40,20 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_CONCURRENCY", "TableReader", "batched", "check_batch_size",
            "check_concurrency", "counting", "expected_counters", "migrate", "target_of"]
 
-T = TypeVar("T")
 ABSENT = "not in the source (older deployment): nothing to migrate"
-
-
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last may be shorter)."""
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def target_of(store: Store) -> dict[str, Any]:

@@ -10,14 +10,16 @@ read-only.
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.migrate.schema import LEGACY_TABLES, LegacyTable
 
-__all__ = ["LegacySource", "quote", "redact_url"]
+__all__ = ["LegacySource", "batched", "quote", "redact_url"]
+
+T = TypeVar("T")
 
 
 def redact_url(url: str) -> str:
@@ -41,6 +43,19 @@ def redact_url(url: str) -> str:
 def quote(identifier: str) -> str:
     """``identifier`` double-quoted for SQL (both SQLite and PostgreSQL)."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
 
 
 class LegacySource(abc.ABC):
