@@ -16,15 +16,14 @@ async def main(store: fv.Store) -> fv.Summary:
     await store.verifications.write_many(events)  # exactly once: re-running adds nothing
 
     week = await store.analytics.summary("7d")      # one rollup document per day
-    assert week.counts.total == 14
-    assert week.success_rate == 50.0
+    print(f"last 7 days: {week.counts.total} verifications, {week.success_rate}% success")
 
     trend = await store.analytics.trend("7d")         # per UTC day, oldest first
-    assert [point.counts.total for point in trend] == [2] * 7
+    print("per day:", [point.counts.total for point in trend])
 
     growth = await store.analytics.growth("30d")      # new users, running total
-    assert growth[-1].total_users == 2
+    print("users:", growth[-1].total_users)
 
     group = await store.analytics.group(-1001)         # today and the last 7 days
-    assert group.week.total == 14
+    print(f"group -1001: {group.today.total} today, {group.week.total} this week")
     return week

@@ -9,7 +9,7 @@ async def main(store: fv.Store) -> list[dict[str, object]]:
     await store.config.set("warn_after_seconds", 30)
 
     browser = CollectionBrowser(store)
-    assert [c.name for c in await browser.collections()] == ["admin_config"]
+    print("collections:", [c.name for c in await browser.collections()])
 
     docs, cursor = [], None
     while True:  # one page after the other, ordered by document id
@@ -17,8 +17,6 @@ async def main(store: fv.Store) -> list[dict[str, object]]:
         docs += page.items
         if (cursor := page.next_cursor) is None:
             break
-    shown = [doc.model_dump(include={"id", "fields", "masked"}) for doc in docs]
-    assert shown[0]["fields"]["value"] == {"type": "string", "value": "********"}
-    assert shown[0]["masked"] == ["value"]
-    assert shown[1]["fields"]["value"] == {"type": "integer", "value": 30}
-    return shown
+    for doc in docs:
+        print(doc.id, doc.fields["value"].model_dump(), "masked:", doc.masked)
+    return [doc.model_dump(include={"id", "fields", "masked"}) for doc in docs]

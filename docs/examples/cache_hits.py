@@ -18,7 +18,6 @@ async def log_hits(store: fv.Store, messages: int) -> fv.LoggerStats:
         for _ in range(messages):
             log.record(hit(user_id=42))
     return log.stats
-# --8<-- [end:fold]
 
 
 async def main(store: fv.Store) -> str:
@@ -29,3 +28,4 @@ async def main(store: fv.Store) -> str:
             f"total_verifications {totals.total_verifications}")
     print(line)
     return line
+# --8<-- [end:fold]

@@ -30,5 +30,6 @@ async def main(store: fv.Store) -> list[str]:
             tg.start_soon(one, other, range(51, 101))
     finally:
         await other.close()
-    assert (await store.stats.get()).total_verifications == 100
+    print("health of both processes:", statuses)
+    print("total_verifications:", (await store.stats.get()).total_verifications)
     return statuses

@@ -9,9 +9,9 @@ async def main(store: fv.Store) -> list[int]:
     async with fv.FanOut() as hub:  # one per process; closing it closes every stream
         async with (hub.subscribe("stats", store.stats.watch) as first,
                     hub.subscribe("stats", store.stats.watch) as second):
-            assert (await first.next()).total_groups == 0
-            assert (await second.next()).total_groups == 0
-            assert hub.stats.streams == 1  # one listener for both
+            print("total_groups:", [(await updates.next()).total_groups
+                                    for updates in (first, second)])
+            print("listeners:", hub.stats.streams)  # one for both
             await store.groups.protect(fv.GroupInfo(id=-1001, title="Chat"),
                                        fv.OwnerInfo(id=42), [fv.ChannelInfo(id=-2001,
                                                                             title="News")])
@@ -22,5 +22,7 @@ async def main(store: fv.Store) -> list[int]:
                         if stats.total_groups == 1:
                             seen.append(stats.total_groups)
                             break
-        assert hub.subscribers("stats") == 0  # the stream lingers a moment for reconnects
+            print("total_groups after protect():", seen)
+        # No subscriber left; the stream itself lingers a moment for reconnects.
+        print("subscribers left:", hub.subscribers("stats"))
     return seen

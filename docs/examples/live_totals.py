@@ -12,6 +12,5 @@ async def main(store: fv.Store) -> list[int]:
                 break
             log.record(fv.Verification(user_id=7, group_id=-1001, status=fv.Status.SUCCESS))
     # Leaving the block stopped the listener and its thread.
-    assert seen[0] == 0
-    assert seen[-1] == 1
+    print("total_verifications seen:", seen)
     return seen

@@ -19,6 +19,6 @@ async def main(store: fv.Store) -> fv.Stats:
             status=fv.Status.SUCCESS, latency_ms=38.5, cached=False,
         ))
     stats = await store.stats.get()  # a fixed number of reads, whatever the volume
-    assert stats.total_verifications == 2
-    assert stats.success_rate == 50.0
+    print(f"{stats.total_verifications} verifications, {stats.success_rate}% success, "
+          f"{stats.total_users} user, {stats.total_groups} group")
     return stats

@@ -35,6 +35,10 @@ async def main(store: fv.Store) -> tuple[str, str, fv.LoggerHealth]:
     with socket.socket() as probe:  # a port nothing listens on: a stale emulator host
         probe.bind(("127.0.0.1", 0))
         stale = f"127.0.0.1:{probe.getsockname()[1]}"
+    outcome = await try_connect(stale)
+    print(outcome.replace(stale, "127.0.0.1:<a closed port>"))  # the port changes every run
     with tempfile.TemporaryDirectory() as folder:
         health = await record_durably(store, Path(folder) / "events.spool")
-    return await try_connect(stale), stale, health
+    print(f"logger: {health.status}, {health.pending} pending, "
+          f"{health.consecutive_errors} consecutive errors")
+    return outcome, stale, health

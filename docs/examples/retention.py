@@ -1,7 +1,5 @@
 """Events that expire: the logger stamps each with expires_at, a TTL policy deletes them."""
 
-from datetime import timedelta
-
 import firestore_verify as fv
 
 GROUP_ID = -1001234567890
@@ -14,14 +12,14 @@ async def log_with_retention(store: fv.Store) -> fv.Verification:
         event = log.record(fv.Verification(user_id=7, group_id=GROUP_ID,
                                            status=fv.Status.SUCCESS))
     return event
-# --8<-- [end:retention]
 
 
 async def main(store: fv.Store) -> str:
     event = await log_with_retention(store)
-    stored = await store.verifications.get(event.id)
+    stored = await store.verifications.get(event.id)  # what Firestore holds
     assert stored.expires_at is not None
     kept = stored.expires_at - stored.occurred_at
-    line = f"kept for {kept.days} days" if kept == timedelta(days=90) else f"kept {kept}"
+    line = f"kept for {kept.days} days and {kept.seconds} seconds"
     print(line)
     return line
+# --8<-- [end:retention]

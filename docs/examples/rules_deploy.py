@@ -23,8 +23,9 @@ def write_deploy_files(directory: Path) -> dict[str, str]:
 async def main(store: fv.Store) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as directory:
         files = write_deploy_files(Path(directory))
-    assert sorted(files) == ["firebase.json", "firestore.indexes.json", "firestore.rules"]
-    assert "allow write" not in files["firestore.rules"]  # no client writes anything
+    print("written:", *files)
+    print(files["firebase.json"], end="")
+    print("client writes allowed:", "allow write" in files["firestore.rules"])
     # The library writes through the Admin SDK, which the rules do not apply to.
     await store.config.set("mode", "strict")
     return files
