@@ -46,6 +46,7 @@ from firestore_verify.browser import (
 )
 from firestore_verify.cache import CacheSettings, CacheStats, MembershipCache
 from firestore_verify.calls import CallPolicy
+from firestore_verify.env_settings import EnvSettings
 from firestore_verify.errors import (
     AlreadyExistsError,
     AuthenticationError,
@@ -152,6 +153,7 @@ __all__ = [
     "Drift",
     "EncodedValue",
     "EnforcedChannel",
+    "EnvSettings",
     "EventSpool",
     "EventWriter",
     "FanOut",

@@ -39,6 +39,7 @@ from firebase_admin import auth as fb_auth
 from firebase_admin import exceptions as fb_exceptions
 from google.auth import credentials as google_credentials
 
+from firestore_verify.config import _FirebaseEnv
 from firestore_verify.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -203,11 +204,11 @@ class Authenticator:
         timeout: float = 10.0,
         clock_skew: timedelta = timedelta(seconds=5),
     ) -> None:
-        env = os.environ if env is None else env
+        configured = _FirebaseEnv.from_env(env).auth_emulator_host
         if emulator_host is not None:
             host: str | None = _validate_host(emulator_host, "emulator_host=")
-        elif env.get(AUTH_EMULATOR_HOST_VAR):
-            host = _validate_host(env[AUTH_EMULATOR_HOST_VAR], AUTH_EMULATOR_HOST_VAR)
+        elif configured:
+            host = _validate_host(configured, AUTH_EMULATOR_HOST_VAR)
         else:
             host = None
         project = store.project
@@ -637,6 +638,7 @@ class _EmailTaken(FirestoreVerifyError):
 
 def _refuse_stray_emulator_variable() -> None:
     """Refuse real Auth while firebase-admin would read an emulator from ``os.environ``."""
+    # Read raw, as firebase-admin reads it (even a blank value switches it to the emulator).
     stray = os.environ.get(AUTH_EMULATOR_HOST_VAR)
     if stray:
         raise ConfigurationError(

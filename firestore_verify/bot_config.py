@@ -24,7 +24,6 @@ in audit entries; sending the mask back means "keep the current value".
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from collections.abc import Mapping
@@ -85,11 +84,11 @@ def _extra(*, sensitive: bool = False, live: bool = True) -> dict[str, Any]:
 
 def _cache_field(name: str, description: str) -> Any:
     """A pydantic Field with `CacheSettings`' default and range for ``name``."""
-    _, _, low, high = _CACHE_FIELDS[name]
+    _, low, high = _CACHE_FIELDS[name]
     bounds: dict[str, Any] = {"ge": low}
     if high != math.inf:
         bounds["lt"] = high
-    default = next(f.default for f in dataclasses.fields(CacheSettings) if f.name == name)
+    default = CacheSettings.model_fields[name].default
     return Field(default=default, description=description, json_schema_extra=_extra(),
                  allow_inf_nan=False if isinstance(default, float) else None, **bounds)
 
@@ -209,7 +208,7 @@ class BotConfig(_Section):
         base = base or CacheSettings()
         stored = {name: getattr(self.cache, name) for key, (section, name) in _KEYS.items()
                   if section == "cache" and key in self._explicit}
-        return dataclasses.replace(base, **stored)
+        return CacheSettings(**{**base.model_dump(), **stored})
 
     @classmethod
     def from_flat(cls, values: Mapping[str, Any]) -> BotConfig:

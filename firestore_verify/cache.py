@@ -31,15 +31,17 @@ meant to be shared between threads.
 from __future__ import annotations
 
 import math
-import os
 import random
 import reprlib
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field, ValidationInfo, field_validator
+
+from firestore_verify.env_settings import EnvSettings, reading_env
 from firestore_verify.errors import ConfigurationError
 
 __all__ = ["CacheSettings", "CacheStats", "MembershipCache"]
@@ -47,13 +49,13 @@ __all__ = ["CacheSettings", "CacheStats", "MembershipCache"]
 _Key = tuple[int, int]
 
 
-_FIELDS: dict[str, tuple[str, type[float] | type[int], float, float]] = {
-    "positive_ttl": ("FV_CACHE_POSITIVE_TTL", float, 0, math.inf),
-    "negative_ttl": ("FV_CACHE_NEGATIVE_TTL", float, 0, math.inf),
-    "jitter": ("FV_CACHE_JITTER", float, 0, 1),
-    "max_entries": ("FV_CACHE_MAX_ENTRIES", int, 1, math.inf),
+_FIELDS: dict[str, tuple[type[float] | type[int], float, float]] = {
+    "positive_ttl": (float, 0, math.inf),
+    "negative_ttl": (float, 0, math.inf),
+    "jitter": (float, 0, 1),
+    "max_entries": (int, 1, math.inf),
 }
-"""field -> (environment variable, type, lowest allowed, highest allowed (excluded))."""
+"""field -> (type, lowest allowed, highest allowed (excluded))."""
 
 
 def _shown(value: object) -> str:
@@ -66,7 +68,7 @@ def _shown(value: object) -> str:
 
 def _validate(name: str, field: str, value: object) -> None:
     """Raise ConfigurationError, naming ``name``, unless ``value`` fits ``field``."""
-    _, kind, low, high = _FIELDS[field]
+    kind, low, high = _FIELDS[field]
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
         what = "an integer" if kind is int else "a number"
         raise ConfigurationError(f"{name} must be {what}, got {_shown(value)}")
@@ -84,48 +86,49 @@ def _validate(name: str, field: str, value: object) -> None:
         raise ConfigurationError(f"{name} must be {what} {bound}, got {_shown(value)}")
 
 
-@dataclass(frozen=True)
-class CacheSettings:
+def _bounded(field: str, default: float) -> Any:
+    """A pydantic Field with ``field``'s default and range."""
+    kind, low, high = _FIELDS[field]
+    bounds: dict[str, Any] = {"ge": low}
+    if high != math.inf:
+        bounds["lt"] = high
+    if kind is float:
+        bounds["allow_inf_nan"] = False
+    return Field(default=default, **bounds)
+
+
+class CacheSettings(EnvSettings):
     """How long and how many membership answers a `MembershipCache` keeps.
 
     A TTL of ``0`` turns caching of that kind of answer off (``set`` forgets it).
-    Invalid values raise `ConfigurationError`.
+    Invalid values raise `ConfigurationError`. `from_env` reads
+    ``FV_CACHE_POSITIVE_TTL``, ``FV_CACHE_NEGATIVE_TTL`` (seconds), ``FV_CACHE_JITTER``
+    (a fraction, ``0.15`` = ±15 %) and ``FV_CACHE_MAX_ENTRIES``; unset ones keep
+    their defaults.
     """
 
-    positive_ttl: float = 600.0
+    model_config = EnvSettings.config(env_prefix="FV_CACHE_")
+
+    positive_ttl: float = _bounded("positive_ttl", 600.0)
     """Seconds a "is a member" answer is kept (before jitter)."""
-    negative_ttl: float = 60.0
+    negative_ttl: float = _bounded("negative_ttl", 60.0)
     """Seconds a "is not a member" answer is kept (before jitter)."""
-    jitter: float = 0.15
+    jitter: float = _bounded("jitter", 0.15)
     """Relative spread of each entry's TTL: ``0.15`` means ±15 %. In ``[0, 1)``."""
-    max_entries: int = 100_000
+    max_entries: int = _bounded("max_entries", 100_000)
     """Most entries kept; the least recently used are evicted beyond it."""
 
-    def __post_init__(self) -> None:
-        for field in _FIELDS:
-            _validate(field, field, getattr(self, field))
-
+    @field_validator("*", mode="before")
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> CacheSettings:
-        """Read the settings from environment variables; unset ones keep their defaults.
-
-        ``FV_CACHE_POSITIVE_TTL`` and ``FV_CACHE_NEGATIVE_TTL`` (seconds),
-        ``FV_CACHE_JITTER`` (a fraction, ``0.15`` = ±15 %) and
-        ``FV_CACHE_MAX_ENTRIES`` (an integer). Pass ``env`` to read another mapping.
-        """
-        values: dict[str, Any] = {}
-        for field, (var, kind, _, _) in _FIELDS.items():
-            raw = env.get(var, "").strip()
-            if not raw:
-                continue
-            try:
-                value = kind(raw)
-            except ValueError:
-                what = "an integer" if kind is int else "a number"
-                raise ConfigurationError(f"{var} must be {what}, got {raw!r}") from None
-            _validate(var, field, value)
-            values[field] = value
-        return cls(**values)
+    def _numbers_only(cls, value: object, info: ValidationInfo) -> object:
+        if reading_env():  # text from the environment, parsed by pydantic
+            return value
+        kind = _FIELDS[str(info.field_name)][0]
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float
+                                                     else int):
+            raise ValueError(f"must be {'an integer' if kind is int else 'a number'}, "
+                             f"got {_shown(value)}")
+        return value
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import AliasChoices, Field
+
+from firestore_verify.env_settings import EnvSettings
 from firestore_verify.errors import ConfigurationError
 
 __all__ = ["ConnectionSettings", "resolve_settings"]
@@ -28,6 +31,28 @@ _DATABASE_ID = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
 """Named Firestore databases: 4-63 of a-z 0-9 -, starting with a letter."""
 
 
+class _FirebaseEnv(EnvSettings):
+    """The Firebase and Google variables the library reads (`connect`, `AdminAuth`)."""
+
+    emulator_host: str | None = Field(default=None, validation_alias=EMULATOR_HOST_VAR)
+    """``HOST:PORT`` of the Firestore emulator."""
+    auth_emulator_host: str | None = Field(default=None,
+                                           validation_alias="FIREBASE_AUTH_EMULATOR_HOST")
+    """``HOST:PORT`` of the Firebase Auth emulator."""
+    project: str | None = Field(default=None, validation_alias=AliasChoices(*PROJECT_VARS))
+    """The project id: the first of ``PROJECT_VARS`` that is set."""
+    key_project: str = Field(default="", validation_alias="FIREBASE_PROJECT_ID")
+    """The project id a ``FIREBASE_PRIVATE_KEY`` belongs to."""
+    client_email: str | None = Field(default=None, validation_alias="FIREBASE_CLIENT_EMAIL")
+    """A service account's e-mail (with ``private_key``)."""
+    private_key: str | None = Field(default=None, validation_alias="FIREBASE_PRIVATE_KEY",
+                                    repr=False)
+    """A service account's private key (with ``client_email``)."""
+    credentials_file: str | None = Field(default=None,
+                                         validation_alias="GOOGLE_APPLICATION_CREDENTIALS")
+    """Path of a service-account key file."""
+
+
 @dataclass(frozen=True)
 class ConnectionSettings:
     """Where to connect and with which credentials (already validated)."""
@@ -40,9 +65,8 @@ class ConnectionSettings:
     use_application_default: bool
 
 
-def _service_account_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
-    email = env.get("FIREBASE_CLIENT_EMAIL")
-    key = env.get("FIREBASE_PRIVATE_KEY")
+def _service_account_from_env(env: _FirebaseEnv) -> dict[str, Any] | None:
+    email, key = env.client_email, env.private_key
     if not email and not key:
         return None
     if not email or not key:
@@ -51,10 +75,9 @@ def _service_account_from_env(env: Mapping[str, str]) -> dict[str, Any] | None:
             f"{missing} is not set but its partner is: set both FIREBASE_CLIENT_EMAIL "
             "and FIREBASE_PRIVATE_KEY, or neither (to use application default credentials)."
         )
-    project = env.get("FIREBASE_PROJECT_ID", "")
     return {
         "type": "service_account",
-        "project_id": project,
+        "project_id": env.key_project,
         "client_email": email,
         # Keys pasted into env files usually carry literal "\n" sequences.
         "private_key": key.replace("\\n", "\n"),
@@ -104,13 +127,13 @@ def resolve_settings(
     ``FIREBASE_CLIENT_EMAIL``/``FIREBASE_PRIVATE_KEY`` pair,
     ``GOOGLE_APPLICATION_CREDENTIALS``, then application default credentials.
     """
-    env = os.environ if env is None else env
+    variables = _FirebaseEnv.from_env(env)
     if database != "(default)" and not _DATABASE_ID.fullmatch(database):
         raise ConfigurationError(
             f"database id {database!r} is not valid: use '(default)' or the id of a named "
             "Firestore database (4-63 of a-z, 0-9 and '-', starting with a letter)."
         )
-    host = emulator_host if emulator_host is not None else env.get(EMULATOR_HOST_VAR) or None
+    host = emulator_host if emulator_host is not None else variables.emulator_host
     if host is not None and (":" not in host or not host.rsplit(":", 1)[1].isdigit()):
         raise ConfigurationError(
             f"emulator host {host!r} must look like HOST:PORT, e.g. 127.0.0.1:8080 "
@@ -120,18 +143,18 @@ def resolve_settings(
     service_account: dict[str, Any] | None = None
     if host is None:
         if credentials_file is not None:
-            if env.get("FIREBASE_PRIVATE_KEY"):
+            if variables.private_key:
                 raise ConfigurationError(
                     "both a credentials file and FIREBASE_PRIVATE_KEY were given: "
                     "use one of them, not both."
                 )
             service_account = _service_account_from_file(credentials_file)
         else:
-            service_account = _service_account_from_env(env)
-            if service_account is None and env.get("GOOGLE_APPLICATION_CREDENTIALS"):
-                service_account = _service_account_from_file(env["GOOGLE_APPLICATION_CREDENTIALS"])
+            service_account = _service_account_from_env(variables)
+            if service_account is None and variables.credentials_file:
+                service_account = _service_account_from_file(variables.credentials_file)
 
-    resolved_project = project or next((env[v] for v in PROJECT_VARS if env.get(v)), None)
+    resolved_project = project or variables.project
     if service_account is not None:
         key_project = service_account.get("project_id") or None
         if resolved_project and key_project and resolved_project != key_project:

@@ -58,6 +58,11 @@ class FirestoreVerifyError(Exception):
 class ConfigurationError(FirestoreVerifyError):
     """Missing or contradictory configuration: the message says what to set."""
 
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = problems or [message]
+        """One line per problem, naming the variable or argument to fix."""
+
 
 class InvalidInputError(FirestoreVerifyError, ValueError):
     """Input that can never be stored: wrong id signs, empty titles, unknown fields..."""

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.metadata
 import json
 import os
@@ -41,7 +40,6 @@ from fsv_bot.config import ConfigError, Settings
 from fsv_bot.metrics import Metrics, MetricsServer
 from fsv_dashboard.app import create_app as create_dashboard
 from fsv_dashboard.settings import DashboardSettings
-from pydantic_settings import BaseSettings
 from starlette.routing import Match
 
 import firestore_verify as fv
@@ -78,7 +76,7 @@ APPS = {
     "dashboard": App("dashboard", "fsv_dashboard", DEPLOY / "dashboard.Dockerfile",
                      "fsv-dashboard.service"),
 }
-SETTINGS: dict[str, type[BaseSettings]] = {"api": ApiSettings, "dashboard": DashboardSettings}
+SETTINGS: dict[str, type[fv.EnvSettings]] = {"api": ApiSettings, "dashboard": DashboardSettings}
 
 
 def require_or_skip(missing: str) -> None:
@@ -93,7 +91,8 @@ def require_or_skip(missing: str) -> None:
 
 def _bot_outcome(env: Mapping[str, str]) -> object:
     try:
-        return dataclasses.replace(Settings.from_env(env), env={})
+        settings = Settings.from_env(env)
+        return settings.model_dump(), settings.cache  # what it read, not the env it kept
     except ConfigError as exc:
         return tuple(exc.problems)
 
@@ -117,13 +116,8 @@ def library_reads(name: str) -> bool:
     return _changes_outcome(_library_outcome, {"FIREBASE_PROJECT_ID": "demo-probe"}, name)
 
 
-def pydantic_names(settings: type[BaseSettings]) -> set[str]:
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    names = set()
-    for field, info in settings.model_fields.items():
-        alias = info.validation_alias if isinstance(info.validation_alias, str) else None
-        names.add((alias or prefix + field).upper())
-    return names
+def pydantic_names(settings: type[fv.EnvSettings]) -> set[str]:
+    return {settings.variable(field) for field in settings.model_fields}
 
 
 def app_reads(app: str, name: str) -> bool:
@@ -523,19 +517,7 @@ def check_nginx(path: Path, *, bots: set[str], webhook_path: str, api: str,
     assert {up for _, up in locations} == set(found), f"{path.name}: an upstream is not used"
 
 
-def settings_from(settings: type[BaseSettings], env: Mapping[str, str],
-                  monkeypatch: pytest.MonkeyPatch) -> Any:
-    prefix = str(settings.model_config.get("env_prefix", ""))
-    for name in list(os.environ):
-        if name.upper().startswith(prefix):
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return settings()
-
-
-def test_compose_nginx_sends_the_webhook_to_every_bot_replica(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_nginx_sends_the_webhook_to_every_bot_replica() -> None:
     bot = APPS["bot"]
     replicas = {name: Settings.from_env(effective_env(bot, service))
                 for name, service in app_services("bot").items()}
@@ -550,9 +532,8 @@ def test_compose_nginx_sends_the_webhook_to_every_bot_replica(
 
     (api_name, api_service), = app_services("api").items()
     (dash_name, dash_service), = app_services("dashboard").items()
-    api = settings_from(ApiSettings, effective_env(APPS["api"], api_service), monkeypatch)
-    dash = settings_from(DashboardSettings, effective_env(APPS["dashboard"], dash_service),
-                         monkeypatch)
+    api = ApiSettings.from_env(effective_env(APPS["api"], api_service))
+    dash = DashboardSettings.from_env(effective_env(APPS["dashboard"], dash_service))
     for settings in (api, dash):
         assert settings.host == "0.0.0.0"
         assert settings.trust_forwarded, "behind nginx the client IP is X-Forwarded-For's"
@@ -569,8 +550,7 @@ def test_compose_nginx_sends_the_webhook_to_every_bot_replica(
                 dashboard=f"{dash_name}:{dash.port}")
 
 
-def test_systemd_nginx_site_sends_the_webhook_to_every_bot_instance(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_systemd_nginx_site_sends_the_webhook_to_every_bot_instance() -> None:
     instances = {}
     for i in unit_instances():
         env, _ = unit_env(APPS["bot"], i)
@@ -582,8 +562,8 @@ def test_systemd_nginx_site_sends_the_webhook_to_every_bot_instance(
     assert len({s.metrics_port for s in instances.values()}) == len(instances)
     (webhook_path,) = {urlparse(s.webhook_url or "").path for s in instances.values()}
 
-    api = settings_from(ApiSettings, unit_env(APPS["api"])[0], monkeypatch)
-    dash = settings_from(DashboardSettings, unit_env(APPS["dashboard"])[0], monkeypatch)
+    api = ApiSettings.from_env(unit_env(APPS["api"])[0])
+    dash = DashboardSettings.from_env(unit_env(APPS["dashboard"])[0])
     assert api.host == dash.host == "127.0.0.1"
     check_nginx(SYSTEMD / "fsv.nginx.conf",
                 bots={f"127.0.0.1:{s.webhook_port}" for s in instances.values()},

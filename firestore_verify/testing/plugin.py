@@ -49,6 +49,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from firestore_verify.auth import AUTH_EMULATOR_HOST_VAR, Authenticator
+from firestore_verify.env_settings import EnvSettings
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.store import Store, connect
 from firestore_verify.testing.auth_emulator import AuthEmulator
@@ -76,7 +77,19 @@ HOST_ENV_VAR = "FIRESTORE_VERIFY_EMULATOR_HOST"
 AUTH_HOST_ENV_VAR = "FIRESTORE_VERIFY_AUTH_EMULATOR_HOST"
 """``HOST:PORT`` of a running Auth emulator to reuse (same as ``--auth-emulator-host``)."""
 
-_TRUTHY = {"1", "true", "yes", "on"}
+
+
+class _PluginEnv(EnvSettings):
+    """The plugin's variables (``FIRESTORE_VERIFY_*``)."""
+
+    model_config = EnvSettings.config(env_prefix="FIRESTORE_VERIFY_")
+
+    require_emulator: bool = False
+    """A missing emulator or Java fails the tests instead of skipping them."""
+    emulator_host: str | None = None
+    """``HOST:PORT`` of a running Firestore emulator to reuse."""
+    auth_emulator_host: str | None = None
+    """``HOST:PORT`` of a running Auth emulator to reuse."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,7 +118,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _emulator_required() -> bool:
-    return os.environ.get(REQUIRE_ENV_VAR, "").strip().lower() in _TRUTHY
+    return _PluginEnv.from_env().require_emulator
 
 
 @pytest.fixture(scope="session")
@@ -131,7 +144,8 @@ def firestore_emulator(
     ``FIRESTORE_VERIFY_REQUIRE_EMULATOR=1``. Sets ``FIRESTORE_EMULATOR_HOST``
     while it runs and restores the previous value at the end of the session.
     """
-    host = request.config.getoption("firestore_emulator_host") or os.environ.get(HOST_ENV_VAR)
+    host = (request.config.getoption("firestore_emulator_host")
+            or _PluginEnv.from_env().emulator_host)
     try:
         if host:
             emulator = FirestoreEmulator.attach(host)
@@ -206,7 +220,8 @@ def auth_emulator(request: pytest.FixtureRequest) -> Iterator[AuthEmulator]:
     while it runs (so stray firebase-admin calls never reach a real project) and
     restores the previous value at the end of the session.
     """
-    host = request.config.getoption("auth_emulator_host") or os.environ.get(AUTH_HOST_ENV_VAR)
+    host = (request.config.getoption("auth_emulator_host")
+            or _PluginEnv.from_env().auth_emulator_host)
     try:
         emulator = AuthEmulator.attach(host) if host else AuthEmulator().start()
     except ConfigurationError as exc:

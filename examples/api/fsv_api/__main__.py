@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from pydantic import ValidationError
-
 import firestore_verify as fv
 from fsv_api.app import create_app
 from fsv_api.settings import ApiSettings
@@ -21,9 +19,9 @@ __all__ = ["main"]
 def main() -> int:
     """Read the settings, serve until SIGINT/SIGTERM; exit 2 on bad configuration."""
     try:
-        settings = ApiSettings()
-    except ValidationError as exc:
-        print(f"invalid admin API configuration (FSV_API_* variables):\n{exc}", file=sys.stderr)
+        settings = ApiSettings.from_env()
+    except fv.ConfigurationError as exc:
+        print(f"invalid admin API configuration:\n{exc}", file=sys.stderr)
         return 2
     fv.setup_json_logging(settings.log_level)
     return fv.run_admin_app(

@@ -47,7 +47,7 @@ def create_app(
     A store or authenticator passed in is used as is and left open at shutdown
     (tests share them); the ones the app makes itself it closes.
     """
-    settings = settings or ApiSettings()
+    settings = settings or ApiSettings.from_env()
     metrics = ApiMetrics()
 
     @asynccontextmanager

@@ -69,11 +69,13 @@ def test_config_errors_name_every_problem() -> None:
         })
     problems = info.value.problems
     assert problems[0] == "TELEGRAM_BOT_TOKEN is not set: ask @BotFather for a token"
-    assert "FSV_MODE=webhook needs FSV_WEBHOOK_URL (the public https:// URL)" in problems
+    assert ("FSV_WEBHOOK_URL is required when FSV_MODE=webhook (the public https:// URL)"
+            in problems)
     assert "FSV_METRICS_PORT must be an integer, got 'http'" in problems
     assert any(p.startswith("FSV_LOG_LEVEL must be one of") for p in problems)
     assert any(p.startswith("FV_CACHE_NEGATIVE_TTL must be") for p in problems)
-    assert "FSV_EVENT_CACHE_HITS must be every, fold or sample, got 'some'" in problems
+    assert ("FSV_EVENT_CACHE_HITS must be one of 'every', 'fold' or 'sample', got 'some'"
+            in problems)
     assert str(info.value).startswith("invalid bot configuration:\n  - TELEGRAM_BOT_TOKEN")
     with pytest.raises(ConfigError, match="does not look like a token"):
         Settings.from_env({"TELEGRAM_BOT_TOKEN": "nonsense"})

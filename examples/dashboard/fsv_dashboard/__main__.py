@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import sys
 
-from pydantic import ValidationError
-
 import firestore_verify as fv
 from fsv_dashboard.app import create_app
 from fsv_dashboard.settings import DashboardSettings
@@ -21,10 +19,9 @@ __all__ = ["main"]
 def main() -> int:
     """Read the settings, serve until SIGINT/SIGTERM; exit 2 on bad configuration."""
     try:
-        settings = DashboardSettings()
-    except ValidationError as exc:
-        print(f"invalid dashboard configuration (FSV_DASHBOARD_* variables):\n{exc}",
-              file=sys.stderr)
+        settings = DashboardSettings.from_env()
+    except fv.ConfigurationError as exc:
+        print(f"invalid dashboard configuration:\n{exc}", file=sys.stderr)
         return 2
     fv.setup_json_logging(settings.log_level)
     return fv.run_admin_app(

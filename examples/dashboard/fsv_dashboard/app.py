@@ -128,7 +128,7 @@ def create_app(
     A store or authenticator passed in is used as is and left open at shutdown
     (tests share them); the ones the app makes itself it closes.
     """
-    settings = settings or DashboardSettings()
+    settings = settings or DashboardSettings.from_env()
     templates = build_templates()
 
     @asynccontextmanager
