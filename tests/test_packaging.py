@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,11 +99,6 @@ def test_the_sdist_is_the_library_and_builds_the_same_wheel(tmp_path: Path) -> N
     assert {"LICENSE", "README.md", "pyproject.toml", "firestore_verify/py.typed"} <= names
     assert "firestore_verify/firestore.indexes.json" in names
     assert not [n for n in names if n.startswith(("tests/", "examples/", "bench/", "docs/"))]
-    # PyPI would take both files (metadata, the README's rendering).
-    twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist),
-                            str(out.parent / "wheel-for-twine.whl") if False else str(sdist)],
-                           capture_output=True, text=True, timeout=120, check=False)
-    assert twine.returncode == 0, twine.stdout + twine.stderr
     # And the wheel built from it (as pip does from PyPI) holds the package.
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "--wheel-dir", str(out), str(sdist)],
@@ -109,7 +106,29 @@ def test_the_sdist_is_the_library_and_builds_the_same_wheel(tmp_path: Path) -> N
     (built,) = out.glob("firestore_verify-*.whl")
     with zipfile.ZipFile(built) as archive:
         assert "firestore_verify/logger.py" in archive.namelist()
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        urls = [line for line in archive.read(metadata).decode().splitlines()
+                if line.startswith("Project-URL: ")]
+    assert {u.split(": ", 1)[1].split(",")[0] for u in urls} >= {
+        "Homepage", "Documentation", "Repository", "Issues", "Changelog"}, urls
     # PyPI would take both files: their metadata, and the README as its page.
     twine = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(sdist),
                             str(built)], capture_output=True, text=True, timeout=120, check=False)
     assert twine.returncode == 0, twine.stdout + twine.stderr
+
+
+def test_the_readme_links_work_on_pypi() -> None:
+    """PyPI shows the README without the repository: every link is absolute, and each
+    one into the repository names a file that exists."""
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    repository = urls["Repository"]
+    links = re.findall(r"\]\(([^)\s]+)\)", (ROOT / "README.md").read_text())
+    assert links, "the README has no links"
+    relative = [link for link in links if not re.match(r"[a-z]+://", link)]
+    assert not relative, f"relative links break on PyPI: {relative}"
+    for link in links:
+        if link.startswith(repository + "/"):
+            path = re.sub(r"^(blob|tree)/main/", "", link[len(repository) + 1:])
+            assert (ROOT / path).exists(), f"{link} names no file of the repository"
+    mkdocs = (ROOT / "mkdocs.yml").read_text()
+    assert f"repo_url: {repository}\n" in mkdocs, "the docs site links another repository"
