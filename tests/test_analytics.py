@@ -180,6 +180,25 @@ async def test_channel_today_matches_a_recount(store: fv.Store, history: list[di
     assert await analytics.channel_today(-42) == fv.Counts()
 
 
+async def test_channel_today_counts_folded_checks_like_the_counters(store: fv.Store) -> None:
+    """An event of folded cache hits stands for 1 + repeats checks, here as in the
+    counters (an event stored without ``repeats`` counts one)."""
+    channel = -3001
+    await store.verifications.write_many([
+        fv.Verification(user_id=1, group_id=-1001, channel_id=channel, repeats=4,
+                        status=fv.Status.SUCCESS, occurred_at=NOW),
+        fv.Verification(user_id=2, group_id=-1001, channel_id=channel,
+                        status=fv.Status.FAILED, occurred_at=NOW),
+    ])
+    await store.collection("verifications").document("without-repeats").set({
+        "user_id": 3, "group_id": -1001, "channel_id": channel, "status": "error",
+        "occurred_at": NOW})
+    today = await fv.Analytics(store, clock=lambda: NOW).channel_today(channel)
+    assert today == fv.Counts(7, 5, 1, 1)
+    stats = await store.stats.get()
+    assert (stats.success_count, stats.failed_count) == (5, 1)
+
+
 async def test_report_equals_compare_and_trend(store: fv.Store, history: list[dict]) -> None:
     analytics = fv.Analytics(store, clock=lambda: NOW)
     for period, granularity in (("24h", "hour"), ("7d", "day"), ("30d", "day")):

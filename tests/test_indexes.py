@@ -85,8 +85,14 @@ def _filters(where: Any) -> Iterator[tuple[str, str]]:
         yield where.unary_filter.field.field_path, _enum_name(where.unary_filter, "op")
 
 
-def need_of(structured_query: Any, prefix: str = "") -> Need:
-    """Derive the index a ``StructuredQuery`` needs (Firestore's index-selection rules)."""
+def need_of(structured_query: Any, prefix: str = "", aggregated: tuple[str, ...] = ()) -> Need:
+    """Derive the index a ``StructuredQuery`` needs (Firestore's index-selection rules).
+
+    ``aggregated``: the fields a ``sum()`` / ``avg()`` of the query reads. Firestore
+    computes them from index entries, so the field must be in the index the query
+    scans; this assumes, conservatively, that it comes after the filters and sorts
+    (as another sort would).
+    """
     pb = getattr(structured_query, "_pb", structured_query)
     assert len(pb.from_) == 1
     assert not pb.from_[0].all_descendants, "collection-group query: extend this test"
@@ -107,6 +113,7 @@ def need_of(structured_query: Any, prefix: str = "") -> Need:
     orders += [(field, ASC) for field in sorted(inequality) if field not in named]
     name_direction = orders.pop()[1] if orders and orders[-1][0] == "__name__" else None
     assert all(field != "__name__" for field, _ in orders), "__name__ must sort last"
+    orders += [(field, ASC) for field in aggregated if field not in {f for f, _ in orders}]
     sort = tuple(orders)
     if sort and name_direction not in (None, sort[-1][1]):
         sort += (("__name__", name_direction),)
@@ -196,6 +203,10 @@ def test_need_of_follows_firestore_rules() -> None:
     assert problems(q(eq("a", 1), asc("t")), config) != []
     assert problems(q(desc("t")), config) != []  # exempted
     assert problems(q(eq("a", 1)), config) == []
+    # A sum reads its field from the index scanned: after the filters and sorts.
+    summed = need_of(client.collection("c").where(filter=FieldFilter("a", "==", 1))
+                     ._to_protobuf(), aggregated=("n",))
+    assert summed == Need("c", frozenset({("a", ASC)}), (("n", ASC),)) and summed.composite
 
 
 # -- recording the library's queries ------------------------------------------------------
@@ -211,8 +222,20 @@ class Recorder:
         self.current = "(setup)"
         self.recorded: list[Recorded] = []
 
-    def add(self, structured_query: Any) -> None:
-        self.recorded.append(Recorded(self.current, need_of(structured_query, self.prefix)))
+    def add(self, structured_query: Any, aggregated: tuple[str, ...] = ()) -> None:
+        self.recorded.append(Recorded(self.current,
+                                      need_of(structured_query, self.prefix, aggregated)))
+
+
+def aggregated_fields(aggregation_query: Any) -> tuple[str, ...]:
+    """The fields the ``sum()`` / ``avg()`` of a ``StructuredAggregationQuery`` read."""
+    pb = getattr(aggregation_query, "_pb", aggregation_query)
+    fields = []
+    for aggregation in pb.aggregations:
+        kind = aggregation.WhichOneof("operator")
+        if kind in ("sum", "avg"):
+            fields.append(getattr(aggregation, kind).field.field_path)
+    return tuple(fields)
 
 
 @pytest.fixture
@@ -222,18 +245,21 @@ async def recorder(store: fv.Store, monkeypatch: pytest.MonkeyPatch) -> Recorder
     def wrap(api: Any, name: str, key: str) -> None:
         original = getattr(api, name)
 
-        def structured(request: Any) -> Any:
+        def add(request: Any) -> None:
             value = request[key] if isinstance(request, dict) else getattr(request, key)
-            return value.structured_query if key == "structured_aggregation_query" else value
+            if key != "structured_aggregation_query":
+                rec.add(value)
+                return
+            rec.add(value.structured_query, aggregated_fields(value))
 
         if inspect.iscoroutinefunction(original):
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                rec.add(structured(kwargs["request"]))
+                add(kwargs["request"])
                 return await original(*args, **kwargs)
             monkeypatch.setattr(api, name, async_wrapper)
         else:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                rec.add(structured(kwargs["request"]))
+                add(kwargs["request"])
                 return original(*args, **kwargs)
             monkeypatch.setattr(api, name, wrapper)
 

@@ -11,6 +11,7 @@ import anyio
 from google.api_core import exceptions as gexc
 from google.cloud import firestore
 
+from firestore_verify.analytics import count_checks
 from firestore_verify.counters import (
     SHARD_COUNT_FIELD,
     SHARDS_COLLECTION,
@@ -117,12 +118,7 @@ class StatsRepository:
             return int(result[0][0].value)
 
         async def checks(query: Any) -> int:
-            # Each event stands for 1 + repeats checks (folded cache hits); events
-            # stored without the field add nothing to the sum.
-            aggregation = query.count(alias="events").sum("repeats", alias="repeats")
-            result = await aggregation.get(**self._store.calls.options)
-            values = {item.alias: item.value for item in result[0]}
-            return int(values["events"]) + int(values["repeats"] or 0)
+            return await count_checks(query, self._store.calls.options)
 
         def where(query: Any, field: str, value: Any) -> Any:
             return query.where(filter=firestore.FieldFilter(field, "==", value))
