@@ -39,7 +39,7 @@ class _Fold:
     event: Verification
     due: float
     absorbed: list[str] = field(default_factory=list)
-    """Ids of the hits folded into ``event`` (each was accepted, some spooled)."""
+    """Ids of the hits folded into ``event`` (the spool holds only ``event``, as it grows)."""
 
 
 class HitFolder:
@@ -79,23 +79,41 @@ class HitFolder:
             return event
         return event.model_copy(update={"repeats": event.repeats + self.sample_every - 1})
 
+    def absorbing(self, event: Verification) -> Verification | None:
+        """The event of the open fold ``event`` would join, with ``event`` counted.
+
+        ``None`` when ``event`` would open a fold or is not folded. Changes nothing:
+        the logger spools this first, then calls `fold`.
+        """
+        open_fold = self._folds.get(self._key(event)) if self._folds_it(event) else None
+        if open_fold is None:
+            return None
+        return open_fold.event.model_copy(
+            update={"repeats": open_fold.event.repeats + event.checks})
+
+    def _folds_it(self, event: Verification) -> bool:
+        return self.policy == "fold" and event.cached
+
+    @staticmethod
+    def _key(event: Verification) -> _Key:
+        return (event.user_id, event.group_id, event.channel_id, event.status,
+                event.occurred_at.date())
+
     def fold(self, event: Verification, now: float) -> Literal["opened", "absorbed"] | None:
         """Fold ``event`` in when it is a hit (``"fold"``).
 
         Returns ``"opened"`` (it starts a fold), ``"absorbed"`` (an open fold
         counts it), or ``None``: store it as it is.
         """
-        if self.policy != "fold" or not event.cached:
+        if not self._folds_it(event):
             return None
-        key: _Key = (event.user_id, event.group_id, event.channel_id, event.status,
-                     event.occurred_at.date())
-        open_fold = self._folds.get(key)
-        if open_fold is None:
+        key = self._key(event)
+        grown = self.absorbing(event)
+        if grown is None:
             self._folds[key] = _Fold(event, now + self.window)
             return "opened"
-        open_fold.event = open_fold.event.model_copy(
-            update={"repeats": open_fold.event.repeats + event.checks})
-        open_fold.absorbed.append(event.id)
+        self._folds[key].event = grown
+        self._folds[key].absorbed.append(event.id)
         return "absorbed"
 
     def next_due(self) -> float | None:

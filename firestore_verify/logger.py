@@ -234,8 +234,6 @@ class VerificationLogger:
         self._lease_scope: anyio.CancelScope | None = None
         self._folder = HitFolder(settings.cache_hits, window=settings.fold_seconds,
                                  sample_every=settings.sample_every)
-        self._absorbed: dict[str, list[str]] = {}
-        """Event id -> ids of the hits folded into it, acknowledged in the spool with it."""
         self._folds_opened: anyio.Event | None = None
         self._last_write_end: dict[int, float] = {}
         """When each shard's last commit ended (``anyio.current_time()``), for hand-overs."""
@@ -338,13 +336,23 @@ class VerificationLogger:
         return parsed
 
     def _push(self, event: Verification, *, replayed: bool = False) -> None:
+        if replayed:
+            # Stored as it was accepted (sampled, or a fold as it stood): written as is.
+            self._enqueue(event, anyio.current_time())
+            self.stats.replayed += 1
+            self._notify()
+            return
         if self._folder.sampled_out(event):
             self.stats.recorded += 1
             self.stats.sampled_out += 1
             return
         event = self._folder.sample(event)
-        if self._spool is not None and not replayed:
-            self._spool.append(event)  # durable first: a SpoolError means "not accepted"
+        if self._spool is not None:
+            # Durable first: a SpoolError means "not accepted". A folded hit is spooled
+            # as its fold's new state, so a replay writes each fold once, as it stood:
+            # one already committed is skipped, a later fold of the same key is not.
+            grown = self._folder.absorbing(event)
+            self._spool.append(event if grown is None else grown, replace=grown is not None)
         now = anyio.current_time()
         folded = self._folder.fold(event, now)
         if folded is None:
@@ -353,10 +361,7 @@ class VerificationLogger:
             self.stats.folded += 1
         elif len(self._folder) == 1 and self._folds_opened is not None:
             self._folds_opened.set()  # the fold task waits for a first fold
-        if replayed:
-            self.stats.replayed += 1
-        else:
-            self.stats.recorded += 1
+        self.stats.recorded += 1
         self._notify()
 
     def _enqueue(self, event: Verification, now: float) -> None:
@@ -368,9 +373,7 @@ class VerificationLogger:
     def _close_folds(self, closed: list[tuple[Verification, list[str]]]) -> None:
         """Queue the events of closed folds for writing."""
         now = anyio.current_time()
-        for event, absorbed in closed:
-            if absorbed:
-                self._absorbed[event.id] = absorbed
+        for event, _ in closed:
             self._enqueue(event, now)
         if closed:
             self._notify()
@@ -552,8 +555,6 @@ class VerificationLogger:
 
     def _acknowledge(self, batch: list[Verification]) -> None:
         ids = [e.id for e in batch]
-        for event in batch:
-            ids.extend(self._absorbed.pop(event.id, ()))
         if self._spool is None:
             return
         try:

@@ -203,22 +203,25 @@ class EventSpool:
         return SpoolError(f"could not {what} the event spool {str(self.path)!r}: {exc} "
                           "(is the disk full or failing?)")
 
-    def append(self, event: Verification) -> None:
+    def append(self, event: Verification, *, replace: bool = False) -> None:
         """Store ``event`` durably; when this returns, it survives a crash.
 
         Appending an id that is pending already changes nothing (the first
-        append keeps its place and content).
+        append keeps its place and content), unless ``replace``: then the new
+        content replaces the old in the same place (a fold of cache hits, stored
+        as it grows).
 
         Raises:
             SpoolError: the event could not be stored (it was not accepted).
 
         """
         body = event.model_dump_json()
+        on_conflict = "DO UPDATE SET body = excluded.body" if replace else "DO NOTHING"
         with self._lock:
             db = self._connection()
             try:
                 db.execute("INSERT INTO events (id, body) VALUES (?, ?) "
-                           "ON CONFLICT (id) DO NOTHING", (event.id, body))
+                           f"ON CONFLICT (id) {on_conflict}", (event.id, body))
             except sqlite3.Error as exc:
                 raise self._fail("append to", exc) from None
 

@@ -134,15 +134,78 @@ async def test_folded_hits_are_kept_by_the_spool_until_their_event_lands(
         await away.close()
     assert [e.checks for e in caught.value.unwritten] == [3]
     with fv.EventSpool(spool) as left:
-        assert len(left) == 3  # every hit, each accepted on its own
-    # The next start folds them again, writes one event, and clears all three.
+        # One entry: the fold as it stood, counting all three accepted hits.
+        assert [e.checks for e in left.pending()] == [3]
+    # The next start writes that event and clears it.
     async with store.verifications.logger(cache_hits="fold", spool=spool) as again:
         await again.flush()
-    assert (again.stats.replayed, again.stats.committed) == (3, 1)
+    assert (again.stats.replayed, again.stats.committed) == (1, 1)
     with fv.EventSpool(spool) as left:
-        assert len(left) == 0, "the folded hits were left in the spool"
+        assert len(left) == 0, "the fold was left in the spool"
     assert (await store.stats.get()).total_verifications == 3
     await assert_true_counts(store)
+
+
+async def test_a_replay_keeps_a_later_fold_apart_from_a_committed_one(
+        store: fv.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fold committed but still spooled (the process died before clearing it), and
+    the next fold of the same user, group, channel and outcome: replayed, the first is
+    skipped (stored already) and the second written, not folded into the first."""
+    spool = tmp_path / "events.sqlite"
+
+    def cannot_clear(self: fv.EventSpool, ids: object) -> None:
+        raise fv.SpoolError("disk gone (the test)")
+
+    with monkeypatch.context() as patch:  # as if it died before clearing the spool
+        patch.setattr(fv.EventSpool, "acknowledge", cannot_clear)
+        async with store.verifications.logger(cache_hits="fold", spool=spool) as first:
+            for _ in range(3):
+                first.record(hit(1))
+            await first.flush()  # the fold of three is committed, and stays spooled
+        assert (await store.stats.get()).total_verifications == 3
+        # A restart while Firestore is away: the next fold of the same key is accepted.
+        away = await fv.connect(project=store.project, emulator_host=refused_host(),
+                                timeout=1, attempt_timeout=0.5)
+        try:
+            with pytest.raises(fv.FlushTimeoutError):
+                async with away.verifications.logger(cache_hits="fold", spool=spool,
+                                                     close_timeout=2) as second:
+                    for _ in range(2):
+                        second.record(hit(1))
+        finally:
+            await away.close()
+    with fv.EventSpool(spool) as left:
+        assert sum(e.checks for e in left.pending()) == 5  # every accepted check
+    async with store.verifications.logger(cache_hits="fold", spool=spool) as third:
+        await third.flush()
+    assert (await store.stats.get()).total_verifications == 5, "a fold's hits were lost"
+    assert (third.stats.replayed, third.stats.already_stored) == (2, 1)
+    with fv.EventSpool(spool) as left:
+        assert len(left) == 0
+    await assert_true_counts(store)
+
+
+async def test_a_replayed_sample_is_not_sampled_again(store: fv.Store, tmp_path: Path) -> None:
+    """The spool keeps the kept hits of a sample, each standing for the others: a
+    replay writes each as it is (sampling it again would drop or inflate it)."""
+    spool = tmp_path / "events.sqlite"
+    away = await fv.connect(project=store.project, emulator_host=refused_host(),
+                            timeout=1, attempt_timeout=0.5)
+    try:
+        with pytest.raises(fv.FlushTimeoutError):
+            async with away.verifications.logger(cache_hits="sample", sample_every=3,
+                                                 spool=spool, close_timeout=2) as log:
+                for user in range(1, 10):
+                    log.record(hit(user))
+    finally:
+        await away.close()
+    with fv.EventSpool(spool) as left:
+        assert [e.checks for e in left.pending()] == [3, 3, 3]
+    async with store.verifications.logger(cache_hits="sample", sample_every=3,
+                                          spool=spool) as again:
+        await again.flush()
+    assert again.stats.replayed == 3
+    assert (await store.stats.get()).total_verifications == 9
 
 
 async def test_a_sample_stores_one_hit_in_n_and_counts_stay_consistent(
