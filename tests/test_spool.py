@@ -71,6 +71,18 @@ def test_append_is_idempotent_on_the_event_id(tmp_path: Path) -> None:
         assert len(spool) == 2
 
 
+def test_replace_updates_an_entry_in_its_place(tmp_path: Path) -> None:
+    """A fold of cache hits is one entry, rewritten as it grows."""
+    with EventSpool(tmp_path / "events.spool") as spool:
+        spool.append(event(1))
+        spool.append(event(2))
+        grown = event(1, repeats=4)
+        spool.append(grown, replace=True)
+        assert spool.pending() == [grown, event(2)]
+        spool.append(event(3), replace=True)  # a new id is appended as usual
+        assert ids(spool.pending()) == ["ev-1", "ev-2", "ev-3"]
+
+
 def test_reopening_keeps_what_was_pending(tmp_path: Path) -> None:
     path = tmp_path / "events.spool"
     spool = EventSpool(path)
