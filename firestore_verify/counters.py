@@ -5,9 +5,11 @@ at ``_metadata/stats/shards/{i}`` and the sums over all shards are the truth;
 with one shard, ``_metadata/stats`` alone is the whole answer, so any client
 (the Firebase JS SDK included) can read it as one document.
 
-``_metadata/stats.shards`` holds the shard count: the first commit a writer
-makes to shard ``k`` raises it to ``k + 1`` in the same atomic batch, so a
-reader that reads the shards it names never misses one.
+``_metadata/stats.shards`` holds the shard count, raised before any event is
+counted on a new shard: a logger raises it once when it starts (only if the
+stored count is lower), and a writer used on its own raises it in its first
+commit to shard ``k``, in the same atomic batch. So a reader that reads the
+shards it names never misses one.
 
 Group and channel totals are changed only by the group/channel transactions,
 always on shard 0. ``success_rate`` is derived, never incremented: readers of

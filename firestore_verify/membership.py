@@ -152,7 +152,7 @@ class MembershipChecker:
         """Check ``user_id`` in every channel of ``group``, concurrently.
 
         ``fresh`` drops the user's cached answers for the group's channels first
-        (after "I have joined"), in every process when the cache is shared.
+        (after "I have joined"), as `invalidate()` does, before asking again.
         """
         if fresh:
             await self._shared.ainvalidate(
@@ -165,8 +165,13 @@ class MembershipChecker:
     async def invalidate(self, user_id: int, channel_id: int | None = None) -> None:
         """Forget the user's answer for ``channel_id`` (every channel if ``None``).
 
-        For a ``chat_member`` update (the user joined or left a channel). With a shared
-        cache, every process has forgotten it when this returns.
+        For a ``chat_member`` update (the user joined or left a channel). This
+        process forgets it at once. With ``RedisMembershipCache``, the keys in Redis
+        are also deleted and an invalidation is published before this returns; other
+        processes drop the answer from their layer in front of Redis when the message
+        arrives (typically within a millisecond). While a process's cache is degraded
+        (Redis unreachable), its invalidations reach neither Redis nor the other
+        processes, and it receives none: a stale answer then lives up to its TTL.
         """
         await self._shared.ainvalidate(user_id, None if channel_id is None else [channel_id])
 

@@ -100,3 +100,29 @@ def test_declaring_class_is_in_griffe(name: str, model: type[Any]) -> None:
     for field in _field_names(model):
         klass = _declaring_class(model, field)
         assert field in _griffe_class(klass).members, f"{name}.{field} ({klass.__qualname__})"
+
+
+def test_every_public_name_is_in_the_reference() -> None:
+    """Each name of ``firestore_verify.__all__`` defined by the package is rendered by a
+    ``::: module`` directive of docs/reference.md (and is in its ``members`` list, if any)."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "reference.md").read_text()
+    directives: dict[str, list[str] | None] = {}
+    for block in re.split(r"\n(?=::: )", page):
+        match = re.match(r"::: (\S+)", block)
+        if match:
+            members = re.search(r"members:\n((?:\s+- \w+\n?)+)", block)
+            directives[match.group(1)] = (
+                re.findall(r"- (\w+)", members.group(1)) if members else None)
+    missing = []
+    for name in firestore_verify.__all__:
+        module = getattr(getattr(firestore_verify, name), "__module__", "")
+        if not module.startswith("firestore_verify"):
+            continue  # an alias of a typing construct; its module documents it
+        if module not in directives:
+            missing.append(f"{name} ({module})")
+        elif directives[module] is not None and name not in (directives[module] or []):
+            missing.append(f"{name} (not in the members of {module})")
+    assert not missing, f"not in docs/reference.md: {missing}"
