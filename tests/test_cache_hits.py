@@ -166,12 +166,16 @@ async def test_a_replay_keeps_a_later_fold_apart_from_a_committed_one(
         # A restart while Firestore is away: the next fold of the same key is accepted.
         away = await fv.connect(project=store.project, emulator_host=refused_host(),
                                 timeout=1, attempt_timeout=0.5)
+
+        async def record_two() -> None:
+            async with away.verifications.logger(cache_hits="fold", spool=spool,
+                                                 close_timeout=2) as second:
+                for _ in range(2):
+                    second.record(hit(1))
+
         try:
             with pytest.raises(fv.FlushTimeoutError):
-                async with away.verifications.logger(cache_hits="fold", spool=spool,
-                                                     close_timeout=2) as second:
-                    for _ in range(2):
-                        second.record(hit(1))
+                await record_two()
         finally:
             await away.close()
     with fv.EventSpool(spool) as left:
@@ -191,12 +195,16 @@ async def test_a_replayed_sample_is_not_sampled_again(store: fv.Store, tmp_path:
     spool = tmp_path / "events.sqlite"
     away = await fv.connect(project=store.project, emulator_host=refused_host(),
                             timeout=1, attempt_timeout=0.5)
+
+    async def record_nine() -> None:
+        async with away.verifications.logger(cache_hits="sample", sample_every=3,
+                                             spool=spool, close_timeout=2) as log:
+            for user in range(1, 10):
+                log.record(hit(user))
+
     try:
         with pytest.raises(fv.FlushTimeoutError):
-            async with away.verifications.logger(cache_hits="sample", sample_every=3,
-                                                 spool=spool, close_timeout=2) as log:
-                for user in range(1, 10):
-                    log.record(hit(user))
+            await record_nine()
     finally:
         await away.close()
     with fv.EventSpool(spool) as left:

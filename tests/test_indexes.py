@@ -206,7 +206,8 @@ def test_need_of_follows_firestore_rules() -> None:
     # A sum reads its field from the index scanned: after the filters and sorts.
     summed = need_of(client.collection("c").where(filter=FieldFilter("a", "==", 1))
                      ._to_protobuf(), aggregated=("n",))
-    assert summed == Need("c", frozenset({("a", ASC)}), (("n", ASC),)) and summed.composite
+    assert summed == Need("c", frozenset({("a", ASC)}), (("n", ASC),))
+    assert summed.composite
 
 
 # -- recording the library's queries ------------------------------------------------------
