@@ -34,6 +34,8 @@ NO_OUTPUT = {
 }
 # Examples whose output the tests below check, each with its own runner.
 OTHER_RUNNERS = {"tutorial", "redis_cache", "emulator_standalone"}
+# Examples whose output an app's tests check against the page (they need the app).
+APP_RUNNERS = {"admin_api_client": "examples/api/tests/test_docs_example.py"}
 
 
 def load(path: Path) -> ModuleType:
@@ -77,8 +79,10 @@ def test_examples_are_found() -> None:
 
 def test_every_output_block_is_checked() -> None:
     checked = {f"{p.stem}.py" for p in MAIN_EXAMPLES if p.stem not in NO_OUTPUT}
-    checked |= {f"{stem}.py" for stem in OTHER_RUNNERS}
+    checked |= {f"{stem}.py" for stem in OTHER_RUNNERS | set(APP_RUNNERS)}
     assert set(SHOWN) == checked
+    for stem, runner in APP_RUNNERS.items():
+        assert f"{stem}.py" in (ROOT / runner).read_text(), f"{runner} does not run {stem}"
     assert not {f"{stem}.py" for stem in NO_OUTPUT} & set(SHOWN), "NO_OUTPUT is stale"
 
 
