@@ -50,14 +50,14 @@ async def test_eight_concurrent_loggers_count_exactly(store: fv.Store) -> None:
 
 
 async def test_closing_flushes_everything_accepted(store: fv.Store) -> None:
-    events = make_events(1500, users=200)
+    events = make_events(500, users=200)  # five commits, one a second on one shard
     async with store.verifications.logger(max_batch_events=100) as log:
         for event in events:
             log.record(event)
         assert log.pending > 0  # nothing was waited for
     assert log.pending == 0
-    assert log.stats.committed == 1500
-    assert await store.verifications.count() == 1500
+    assert log.stats.committed == 500
+    assert await store.verifications.count() == 500
     await assert_counters_match_events(store)
 
 
