@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -115,24 +116,32 @@ async def test_closing_writes_the_open_folds(store: fv.Store) -> None:
     await assert_true_counts(store)
 
 
-async def test_folded_hits_are_kept_by_the_spool_until_their_event_lands(
-        store: fv.Store, tmp_path: Path) -> None:
-    spool = tmp_path / "events.sqlite"
+async def record_while_away(store: fv.Store, events: list[fv.Verification],
+                            **settings: Any) -> fv.FlushTimeoutError:
+    """Record ``events`` with a logger whose Firestore is unreachable (a restart during
+    an outage): they stay in its spool; returns the close's FlushTimeoutError."""
     away = await fv.connect(project=store.project, emulator_host=refused_host(),
                             timeout=1, attempt_timeout=0.5)
 
-    async def record_hits() -> None:
-        async with away.verifications.logger(cache_hits="fold", spool=spool,
-                                             close_timeout=2) as log:
-            for _ in range(3):
-                log.record(hit(1))
+    async def record() -> None:
+        async with away.verifications.logger(close_timeout=2, **settings) as log:
+            for event in events:
+                log.record(event)
 
     try:
         with pytest.raises(fv.FlushTimeoutError) as caught:
-            await record_hits()
+            await record()
     finally:
         await away.close()
-    assert [e.checks for e in caught.value.unwritten] == [3]
+    return caught.value
+
+
+async def test_folded_hits_are_kept_by_the_spool_until_their_event_lands(
+        store: fv.Store, tmp_path: Path) -> None:
+    spool = tmp_path / "events.sqlite"
+    timed_out = await record_while_away(store, [hit(1) for _ in range(3)],
+                                        cache_hits="fold", spool=spool)
+    assert [e.checks for e in timed_out.unwritten] == [3]
     with fv.EventSpool(spool) as left:
         # One entry: the fold as it stood, counting all three accepted hits.
         assert [e.checks for e in left.pending()] == [3]
@@ -164,20 +173,8 @@ async def test_a_replay_keeps_a_later_fold_apart_from_a_committed_one(
             await first.flush()  # the fold of three is committed, and stays spooled
         assert (await store.stats.get()).total_verifications == 3
         # A restart while Firestore is away: the next fold of the same key is accepted.
-        away = await fv.connect(project=store.project, emulator_host=refused_host(),
-                                timeout=1, attempt_timeout=0.5)
-
-        async def record_two() -> None:
-            async with away.verifications.logger(cache_hits="fold", spool=spool,
-                                                 close_timeout=2) as second:
-                for _ in range(2):
-                    second.record(hit(1))
-
-        try:
-            with pytest.raises(fv.FlushTimeoutError):
-                await record_two()
-        finally:
-            await away.close()
+        await record_while_away(store, [hit(1) for _ in range(2)],
+                                cache_hits="fold", spool=spool)
     with fv.EventSpool(spool) as left:
         assert sum(e.checks for e in left.pending()) == 5  # every accepted check
     async with store.verifications.logger(cache_hits="fold", spool=spool) as third:
@@ -193,20 +190,8 @@ async def test_a_replayed_sample_is_not_sampled_again(store: fv.Store, tmp_path:
     """The spool keeps the kept hits of a sample, each standing for the others: a
     replay writes each as it is (sampling it again would drop or inflate it)."""
     spool = tmp_path / "events.sqlite"
-    away = await fv.connect(project=store.project, emulator_host=refused_host(),
-                            timeout=1, attempt_timeout=0.5)
-
-    async def record_nine() -> None:
-        async with away.verifications.logger(cache_hits="sample", sample_every=3,
-                                             spool=spool, close_timeout=2) as log:
-            for user in range(1, 10):
-                log.record(hit(user))
-
-    try:
-        with pytest.raises(fv.FlushTimeoutError):
-            await record_nine()
-    finally:
-        await away.close()
+    await record_while_away(store, [hit(user) for user in range(1, 10)],
+                            cache_hits="sample", sample_every=3, spool=spool)
     with fv.EventSpool(spool) as left:
         assert [e.checks for e in left.pending()] == [3, 3, 3]
     async with store.verifications.logger(cache_hits="sample", sample_every=3,
