@@ -33,9 +33,11 @@ NO_OUTPUT = {
     "getting_started": "its pages show connect() only, which needs a real project",
 }
 # Examples whose output the tests below check, each with its own runner.
-OTHER_RUNNERS = {"tutorial", "redis_cache", "emulator_standalone"}
-# Examples whose output an app's tests check against the page (they need the app).
-APP_RUNNERS = {"admin_api_client": "examples/api/tests/test_docs_example.py"}
+OTHER_RUNNERS = {"tutorial", "redis_cache", "redis_degraded", "emulator_standalone"}
+# Examples whose output other tests check against the page (they need an app, or
+# the Auth emulator).
+APP_RUNNERS = {"admin_api_client": "examples/api/tests/test_docs_example.py",
+               "auth_sign_in": "tests/test_auth.py"}
 
 
 def load(path: Path) -> ModuleType:
@@ -160,6 +162,13 @@ async def test_redis_cache_example_prints_what_its_page_shows(
         redis_server: RedisServer, capsys: pytest.CaptureFixture[str]) -> None:
     await load(EXAMPLES / "redis_cache.py").main(redis_server.url)
     assert capsys.readouterr().out == shown("redis_cache.py")
+
+
+@pytest.mark.usefixtures("redis_server")  # skips where redis-server is missing
+async def test_redis_degraded_example_prints_what_its_page_shows(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    await load(EXAMPLES / "redis_degraded.py").main()  # it starts and stops its own server
+    assert capsys.readouterr().out == shown("redis_degraded.py")
 
 
 def test_standalone_emulator_example_prints_what_its_page_shows(

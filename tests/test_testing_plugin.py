@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from firestore_verify.auth import AUTH_EMULATOR_HOST_VAR
 from firestore_verify.errors import ConfigurationError
 from firestore_verify.store import Store, connect
 from firestore_verify.testing import emulator as emulator_module
 from firestore_verify.testing import plugin as plugin_module
+from firestore_verify.testing.auth_emulator import AuthEmulator
 from firestore_verify.testing.emulator import (
     SDK_JAR_PATH,
     EmulatorError,
@@ -283,6 +285,20 @@ def test_dependent_project_uses_the_store_fixture(
     result.assert_outcomes(passed=4)
     # The inner session restored the variable it had set.
     assert os.environ["FIRESTORE_EMULATOR_HOST"] == firestore_emulator.host
+
+
+def test_dependent_project_uses_the_admin_fixtures(
+    pytester: pytest.Pytester, firestore_emulator: FirestoreEmulator, auth_emulator: AuthEmulator
+) -> None:
+    """docs/testing.md's admins example, run as another project would (on our emulators)."""
+    pytester.makeconftest((DOCS_EXAMPLES / "conftest.py").read_text())
+    pytester.makepyfile(test_example_admins=(DOCS_EXAMPLES / "test_example_admins.py").read_text())
+    result = pytester.runpytest(f"--firestore-emulator-host={firestore_emulator.host}",
+                                f"--auth-emulator-host={auth_emulator.host}")
+    result.assert_outcomes(passed=1)
+    # The inner session restored the variables it had set.
+    assert os.environ["FIRESTORE_EMULATOR_HOST"] == firestore_emulator.host
+    assert os.environ[AUTH_EMULATOR_HOST_VAR] == auth_emulator.host
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ async def main(auth: Authenticator, emulator: AuthEmulator) -> Principal:
     try:
         await auth.verify_id_token(id_token)
     except fv.AuthenticationError as exc:
-        print("refused:", exc)
+        print("refused:", str(exc).replace(uid, "<uid>"))  # a new uid every run
 
     await auth.store.admins.create(fv.AdminUser(uid=uid, email="ada@example.com",
                                                 role=fv.Role.ADMIN))
@@ -46,15 +46,22 @@ async def main(auth: Authenticator, emulator: AuthEmulator) -> Principal:
 
 
 # --8<-- [start:connect]
+async def verify(id_token: str) -> Principal:
+    # connect() finds the project and credentials; the Authenticator takes the
+    # store's, without any I/O. Leaving the block closes the Authenticator, then the store.
+    async with await fv.connect() as store, Authenticator(store) as auth:
+        return await auth.verify_id_token(id_token)
+
+
+# --8<-- [end:connect]
+
+
 async def run() -> None:
     host = "127.0.0.1:9099"  # a running `firebase emulators:start --only auth`
     async with await fv.connect(project="demo-my-bot") as store, Authenticator(
         store, emulator_host=host
     ) as auth:
         await main(auth, AuthEmulator.attach(host))
-
-
-# --8<-- [end:connect]
 
 
 if __name__ == "__main__":
