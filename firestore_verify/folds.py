@@ -20,7 +20,7 @@ Checks that went to Telegram (``cached=False``) are always stored as they are.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
@@ -38,8 +38,6 @@ _Key = tuple[int, int, int | None, Status, date]
 class _Fold:
     event: Verification
     due: float
-    absorbed: list[str] = field(default_factory=list)
-    """Ids of the hits folded into ``event`` (the spool holds only ``event``, as it grows)."""
 
 
 class HitFolder:
@@ -113,7 +111,6 @@ class HitFolder:
             self._folds[key] = _Fold(event, now + self.window)
             return "opened"
         self._folds[key].event = grown
-        self._folds[key].absorbed.append(event.id)
         return "absorbed"
 
     def next_due(self) -> float | None:
@@ -122,8 +119,8 @@ class HitFolder:
         oldest = next(iter(self._folds.values()), None)
         return None if oldest is None else oldest.due
 
-    def close_due(self, now: float) -> list[tuple[Verification, list[str]]]:
-        """Close the folds whose window ended: each event and the ids folded into it."""
+    def close_due(self, now: float) -> list[Verification]:
+        """Close the folds whose window ended: the event of each."""
         closed = []
         while self._folds:
             key, oldest = next(iter(self._folds.items()))
@@ -132,7 +129,7 @@ class HitFolder:
             closed.append(self._close(key))
         return closed
 
-    def close_all(self) -> list[tuple[Verification, list[str]]]:
+    def close_all(self) -> list[Verification]:
         """Close every open fold (a flush, or the logger closing)."""
         return [self._close(key) for key in list(self._folds)]
 
@@ -140,6 +137,5 @@ class HitFolder:
         """The events the open folds would store now (for ``unwritten``)."""
         return [f.event for f in self._folds.values()]
 
-    def _close(self, key: _Key) -> tuple[Verification, list[str]]:
-        closed = self._folds.pop(key)
-        return closed.event, closed.absorbed
+    def _close(self, key: _Key) -> Verification:
+        return self._folds.pop(key).event

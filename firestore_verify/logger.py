@@ -370,10 +370,10 @@ class VerificationLogger:
         self._last_arrival = now
         self._buffer.append(event)
 
-    def _close_folds(self, closed: list[tuple[Verification, list[str]]]) -> None:
+    def _close_folds(self, closed: list[Verification]) -> None:
         """Queue the events of closed folds for writing."""
         now = anyio.current_time()
-        for event, _ in closed:
+        for event in closed:
             self._enqueue(event, now)
         if closed:
             self._notify()
