@@ -24,7 +24,6 @@ in audit entries; sending the mask back means "keep the current value".
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -32,8 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import annotated_types
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
-from firestore_verify.cache import _FIELDS as _CACHE_FIELDS
-from firestore_verify.cache import CacheSettings
+from firestore_verify.cache import CacheSettings, _bounded
 from firestore_verify.errors import InvalidInputError
 from firestore_verify.models._base import TypedErrorsModel
 from firestore_verify.repositories.admin import MASK
@@ -84,13 +82,8 @@ def _extra(*, sensitive: bool = False, live: bool = True) -> dict[str, Any]:
 
 def _cache_field(name: str, description: str) -> Any:
     """A pydantic Field with `CacheSettings`' default and range for ``name``."""
-    _, low, high = _CACHE_FIELDS[name]
-    bounds: dict[str, Any] = {"ge": low}
-    if high != math.inf:
-        bounds["lt"] = high
-    default = CacheSettings.model_fields[name].default
-    return Field(default=default, description=description, json_schema_extra=_extra(),
-                 allow_inf_nan=False if isinstance(default, float) else None, **bounds)
+    return _bounded(name, CacheSettings.model_fields[name].default,
+                    description=description, json_schema_extra=_extra())
 
 
 class _Section(TypedErrorsModel):

@@ -86,15 +86,18 @@ def _validate(name: str, field: str, value: object) -> None:
         raise ConfigurationError(f"{name} must be {what} {bound}, got {_shown(value)}")
 
 
-def _bounded(field: str, default: float) -> Any:
-    """A pydantic Field with ``field``'s default and range."""
+def _bounded(field: str, default: float, **extra: Any) -> Any:
+    """A pydantic Field with ``field``'s default and range (and ``extra`` Field options).
+
+    `BotConfig`'s cache section uses it too, so both accept exactly the same values.
+    """
     kind, low, high = _FIELDS[field]
     bounds: dict[str, Any] = {"ge": low}
     if high != math.inf:
         bounds["lt"] = high
     if kind is float:
         bounds["allow_inf_nan"] = False
-    return Field(default=default, **bounds)
+    return Field(default=default, **bounds, **extra)
 
 
 class CacheSettings(EnvSettings):
