@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
-import anyio
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -53,16 +52,9 @@ async def count_checks(query: Any, options: Mapping[str, Any]) -> int:
     sum scans an index holding ``repeats`` (see ``firestore.indexes.json``), which
     events stored without the field are not in; the count must not depend on it.
     """
-    values: list[int] = []
-
-    async def value_of(aggregation: Any) -> None:
-        result = await aggregation.get(**options)
-        values.append(int(result[0][0].value or 0))
-
-    async with anyio.create_task_group() as group:  # the two at once
-        group.start_soon(value_of, query.count())
-        group.start_soon(value_of, query.sum("repeats"))
-    return sum(values)
+    counted = await query.count().get(**options)
+    summed = await query.sum("repeats").get(**options)
+    return int(counted[0][0].value) + int(summed[0][0].value or 0)
 
 
 @dataclass(frozen=True)
@@ -466,17 +458,11 @@ class Analytics:
         col = self._store.collection(Verification.collection)
         base: Any = (col.where(filter=FieldFilter("channel_id", "==", channel_id))
                    .where(filter=FieldFilter("occurred_at", ">=", midnight)))
-        by_status: dict[str, int] = {}
-
-        async def count(status: str) -> None:
-            by_status[status] = await count_checks(
-                base.where(filter=FieldFilter("status", "==", status)), self._store.calls.options)
-
-        async with anyio.create_task_group() as group:  # the statuses at once
-            for status in _STATUSES:
-                group.start_soon(count, status)
-        counts = [by_status[status] for status in _STATUSES]
-        return Counts(sum(counts), *counts)
+        by_status = []
+        for status in _STATUSES:
+            by_status.append(await count_checks(
+                base.where(filter=FieldFilter("status", "==", status)), self._store.calls.options))
+        return Counts(sum(by_status), *by_status)
 
     async def group(self, group_id: int) -> GroupStats:
         """One group's counts today and over the last 7 UTC days (7 rollups per shard)."""
